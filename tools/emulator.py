@@ -1,0 +1,150 @@
+"""Start, stop and inspect the embedded AWS emulator (moto's server) bound to loopback.
+
+    python tools/emulator.py start [--port 5000]   # idempotent: reuses a running server
+    python tools/emulator.py stop  [--port 5000]
+    python tools/emulator.py status|reset [--port 5000]
+
+The server keeps its state in memory, so resources survive between `make up` runs until
+`make down`. Only 127.0.0.1 is ever bound or contacted.
+"""
+
+from __future__ import annotations
+
+import argparse
+import contextlib
+import os
+import signal
+import socket
+import subprocess
+import sys
+import time
+import urllib.error
+import urllib.request
+from collections.abc import Iterator
+from pathlib import Path
+
+STATE_DIR = Path(os.environ.get("LOOPIN_STATE_DIR", Path(__file__).resolve().parent.parent / ".state"))
+HOST = "127.0.0.1"
+
+
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind((HOST, 0))
+        return int(sock.getsockname()[1])
+
+
+def url_for(port: int) -> str:
+    return f"http://{HOST}:{port}"
+
+
+def is_up(port: int, timeout: float = 0.5) -> bool:
+    try:
+        with urllib.request.urlopen(f"{url_for(port)}/moto-api/data.json", timeout=timeout) as resp:
+            return resp.status == 200
+    except (urllib.error.URLError, OSError):
+        return False
+
+
+def _pidfile(port: int) -> Path:
+    return STATE_DIR / f"emulator-{port}.pid"
+
+
+def spawn(port: int, wait: float = 30.0) -> subprocess.Popen[bytes]:
+    """Run a new moto server on `port` and return once it answers."""
+    STATE_DIR.mkdir(parents=True, exist_ok=True)
+    log = open(STATE_DIR / f"emulator-{port}.log", "ab")  # noqa: SIM115 - handed to the child
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "moto.server", "-H", HOST, "-p", str(port)],
+        stdout=log,
+        stderr=subprocess.STDOUT,
+        stdin=subprocess.DEVNULL,
+        start_new_session=True,  # survives the make target that started it
+    )
+    deadline = time.monotonic() + wait
+    while time.monotonic() < deadline:
+        if proc.poll() is not None:
+            raise RuntimeError(f"emulator exited with {proc.returncode}; see {log.name}")
+        if is_up(port):
+            return proc
+        time.sleep(0.1)
+    proc.kill()
+    raise RuntimeError(f"emulator did not answer on {url_for(port)} within {wait:.0f}s")
+
+
+@contextlib.contextmanager
+def running(port: int | None = None) -> Iterator[str]:
+    """A throw-away emulator on a free port for tests; yields its endpoint URL, then stops it."""
+    port = port or free_port()
+    proc = spawn(port)
+    try:
+        yield url_for(port)
+    finally:
+        proc.terminate()
+        try:
+            proc.wait(timeout=10)
+        except subprocess.TimeoutExpired:
+            proc.kill()
+            proc.wait()
+
+
+def start(port: int) -> int:
+    """Start moto on `port` unless it already answers; return the server's pid (0 if foreign)."""
+    pidfile = _pidfile(port)
+    if is_up(port):
+        return int(pidfile.read_text()) if pidfile.exists() else 0
+    proc = spawn(port)
+    pidfile.write_text(str(proc.pid))
+    return proc.pid
+
+
+def stop(port: int) -> bool:
+    pidfile = _pidfile(port)
+    if not pidfile.exists():
+        return False
+    pid = int(pidfile.read_text())
+    pidfile.unlink()
+    with contextlib.suppress(ProcessLookupError):
+        os.killpg(pid, signal.SIGTERM)
+        for _ in range(50):
+            os.kill(pid, 0)
+            time.sleep(0.1)
+        os.killpg(pid, signal.SIGKILL)
+    return True
+
+
+def reset(port: int) -> None:
+    req = urllib.request.Request(f"{url_for(port)}/moto-api/reset", method="POST")
+    with urllib.request.urlopen(req, timeout=5):
+        pass
+
+
+def _port_from_env() -> int:
+    endpoint = os.environ.get("AWS_ENDPOINT_URL", "")
+    if endpoint:
+        return int(endpoint.rsplit(":", 1)[1].rstrip("/"))
+    return 5000
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawTextHelpFormatter)
+    parser.add_argument("action", choices=["start", "stop", "status", "reset"])
+    parser.add_argument("--port", type=int, default=None)
+    args = parser.parse_args(argv)
+    port = args.port or _port_from_env()
+    if args.action == "start":
+        pid = start(port)
+        print(f"emulator: moto server on {url_for(port)} (pid {pid or 'not ours'})")
+    elif args.action == "stop":
+        print(f"emulator: {'stopped' if stop(port) else 'was not running (no pidfile)'} on {url_for(port)}")
+    elif args.action == "reset":
+        reset(port)
+        print(f"emulator: state wiped on {url_for(port)}")
+    else:
+        up = is_up(port)
+        print(f"emulator: {'up' if up else 'down'} on {url_for(port)}")
+        return 0 if up else 1
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
