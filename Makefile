@@ -11,7 +11,7 @@ PYTHON ?= $(shell command -v python3.11 || command -v python3)
 VENV := .venv
 BIN := $(CURDIR)/$(VENV)/bin
 STAMP := $(VENV)/.installed
-REQUIREMENTS := requirements/infra.txt $(wildcard services/requirements.txt)
+REQUIREMENTS := requirements/infra.txt $(wildcard services/*/requirements.txt)
 
 # The local environment talks only to the emulator on loopback, with throw-away credentials.
 ifeq ($(ENV),local)
@@ -84,4 +84,4 @@ bench-provision: $(STAMP) ## cold converge vs no-op re-run vs a bare boto3 floor
 clean: ## remove the virtualenv and local state
 	rm -rf $(VENV) .state
 
--include services/services.mk
+include services/services.mk
