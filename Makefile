@@ -76,7 +76,7 @@ test-infra: $(STAMP) ## pytest for the tools, inventories, modules and roles (re
 molecule: $(STAMP) ## every molecule scenario (converge, idempotence, check, verify) on a throw-away emulator
 	$(BIN)/molecule test --all
 
-test: lint test-infra molecule ## everything CI runs
+test: lint test-infra test-services molecule ## everything CI runs
 
 bench-provision: $(STAMP) ## cold converge vs no-op re-run vs a bare boto3 floor, on a fresh emulator
 	$(BIN)/python tools/bench_provision.py
