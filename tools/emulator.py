@@ -39,7 +39,7 @@ def url_for(port: int) -> str:
 
 def is_up(port: int, timeout: float = 0.5) -> bool:
     try:
-        with urllib.request.urlopen(f"{url_for(port)}/moto-api/data.json", timeout=timeout) as resp:
+        with urllib.request.urlopen(f"{url_for(port)}/moto-api/", timeout=timeout) as resp:
             return resp.status == 200
     except (urllib.error.URLError, OSError):
         return False
