@@ -1,7 +1,7 @@
 """Validate an environment's configuration, or compare two, without any AWS call.
 
-    python tools/config.py validate inventories/dev
-    python tools/config.py diff inventories/staging inventories/production
+python tools/config.py validate inventories/dev
+python tools/config.py diff inventories/staging inventories/production
 """
 
 from __future__ import annotations
@@ -77,7 +77,7 @@ def cmd_diff(args: argparse.Namespace) -> int:
         return 0
     names = (Path(args.a).name, Path(args.b).name)
     widths = [max(len(r[i]) for r in [("variable", *names), *rows]) for i in range(3)]
-    line = "  ".join("{:<%d}" % w for w in widths)
+    line = "  ".join(f"{{:<{w}}}" for w in widths)
     print(line.format("variable", *names))
     print(line.format(*("-" * w for w in widths)))
     for row in rows:

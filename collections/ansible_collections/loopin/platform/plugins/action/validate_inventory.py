@@ -29,7 +29,6 @@ from pathlib import Path
 
 from ansible.errors import AnsibleActionFail
 from ansible.plugins.action import ActionBase
-
 from ansible_collections.loopin.platform.plugins.module_utils import inventory_schema
 
 

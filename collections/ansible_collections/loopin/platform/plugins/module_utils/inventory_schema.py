@@ -67,7 +67,8 @@ class EnvironmentSection(Section):
     aws_access_key: str | None = None
     aws_secret_key: str | None = None
     loopin_domain: Annotated[
-        str, Field(min_length=4, max_length=253, pattern=r"^([a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?\.)+[a-z]{2,63}$")
+        str,
+        Field(min_length=4, max_length=253, pattern=r"^([a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?\.)+[a-z]{2,63}$"),
     ]
     loopin_tags: dict[str, str] = {}
 
@@ -202,7 +203,9 @@ def _display(path: Path, base: Path) -> str:
         return str(path)
 
 
-def load(inventory_dir: Path | str, roles_dir: Path | str, base: Path | str | None = None) -> EnvironmentConfig:
+def load(
+    inventory_dir: Path | str, roles_dir: Path | str, base: Path | str | None = None
+) -> EnvironmentConfig:
     """Read role defaults then the inventory's group_vars, and validate the result."""
     inventory_dir, roles_dir = Path(inventory_dir), Path(roles_dir)
     base = Path(base) if base else roles_dir.parent
@@ -254,10 +257,12 @@ def load(inventory_dir: Path | str, roles_dir: Path | str, base: Path | str | No
                 path = name + "".join(f"[{p}]" if isinstance(p, int) else f".{p}" for p in error["loc"][1:])
                 reason = error["msg"]
                 if error["type"] == "missing":
-                    reason = f"is required ({section.title}) and set neither in the inventory nor in a role default"
+                    reason = f"is required ({section.title}): set it in the inventory or a role default"
                 elif "input" in error and not isinstance(error["input"], dict):
                     reason = f"{error['input']!r}: {reason}"
-                config.problems.append(Problem(path, reason, config.origins.get(name, _display(group_vars, base))))
+                config.problems.append(
+                    Problem(path, reason, config.origins.get(name, _display(group_vars, base)))
+                )
             continue
         config.sections[section.__name__] = model
         for variable, reason in model.checks():

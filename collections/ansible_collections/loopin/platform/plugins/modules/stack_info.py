@@ -84,21 +84,26 @@ def _filters(project, environment, **extra):
 def network(module, project, environment):
     ec2 = module.client("ec2", retry_decorator=AWSRetry.jittered_backoff())
     name = f"{project}-{environment}"
-    vpcs = ec2.describe_vpcs(aws_retry=True, Filters=_filters(project, environment, **{"tag:Name": [name]}))["Vpcs"]
+    vpcs = ec2.describe_vpcs(aws_retry=True, Filters=_filters(project, environment, **{"tag:Name": [name]}))[
+        "Vpcs"
+    ]
     if not vpcs:
         return None
     vpc = vpcs[0]
     vpc_id = vpc["VpcId"]
-    subnets = ec2.describe_subnets(aws_retry=True, Filters=[{"Name": "vpc-id", "Values": [vpc_id]}])["Subnets"]
+    subnets = ec2.describe_subnets(aws_retry=True, Filters=[{"Name": "vpc-id", "Values": [vpc_id]}])[
+        "Subnets"
+    ]
     nats = ec2.describe_nat_gateways(
-        aws_retry=True, Filters=[{"Name": "vpc-id", "Values": [vpc_id]}, {"Name": "state", "Values": ["available"]}]
+        aws_retry=True,
+        Filters=[{"Name": "vpc-id", "Values": [vpc_id]}, {"Name": "state", "Values": ["available"]}],
     )["NatGateways"]
     flow_logs = ec2.describe_flow_logs(aws_retry=True, Filters=[{"Name": "resource-id", "Values": [vpc_id]}])[
         "FlowLogs"
     ]
-    groups = ec2.describe_security_groups(aws_retry=True, Filters=_filters(project, environment, **{"vpc-id": [vpc_id]}))[
-        "SecurityGroups"
-    ]
+    groups = ec2.describe_security_groups(
+        aws_retry=True, Filters=_filters(project, environment, **{"vpc-id": [vpc_id]})
+    )["SecurityGroups"]
     return {
         "vpc_id": vpc_id,
         "cidr": vpc["CidrBlock"],
@@ -150,7 +155,9 @@ def network(module, project, environment):
 def network_lines(net):
     lines = [f"VPC             {net['vpc_id']}  {net['cidr']}"]
     for subnet in net["subnets"]:
-        lines.append(f"  subnet        {subnet['tier']:<8} {subnet['zone']:<12} {subnet['cidr']:<15} {subnet['id']}")
+        lines.append(
+            f"  subnet        {subnet['tier']:<8} {subnet['zone']:<12} {subnet['cidr']:<15} {subnet['id']}"
+        )
     for nat in net["nat_gateways"]:
         lines.append(f"  NAT gateway   {nat['id']}  in {nat['subnet_id']}  public IP {nat['public_ip']}")
     for log in net["flow_logs"] or [{"id": "off", "destination": "-"}]:
