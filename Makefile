@@ -13,19 +13,18 @@ BIN := $(CURDIR)/$(VENV)/bin
 STAMP := $(VENV)/.installed
 REQUIREMENTS := requirements/infra.txt $(wildcard services/*/requirements.txt)
 
-# The local environment talks only to the emulator on loopback, with throw-away credentials.
+# The local environment talks only to the emulator on loopback. Its endpoint and throw-away
+# credentials are in inventories/local; AWS_ENDPOINT_URL, when set, moves the emulator.
 ifeq ($(ENV),local)
-export AWS_ENDPOINT_URL ?= http://127.0.0.1:5000
-export AWS_ACCESS_KEY_ID ?= testing
-export AWS_SECRET_ACCESS_KEY ?= testing
-export AWS_DEFAULT_REGION ?= ap-south-1
-EMULATOR_PORT := $(lastword $(subst :, ,$(AWS_ENDPOINT_URL)))
+EMULATOR_URL := $(or $(AWS_ENDPOINT_URL),http://127.0.0.1:5000)
+EMULATOR_PORT := $(lastword $(subst :, ,$(EMULATOR_URL)))
+LOCAL_ARGS := -e aws_endpoint_url=$(EMULATOR_URL)
 endif
 export PATH := $(BIN):$(PATH)
 export ANSIBLE_CONFIG := $(CURDIR)/ansible.cfg
 export PYTHONDONTWRITEBYTECODE := 1
 
-PLAYBOOK := $(BIN)/ansible-playbook -i inventories/$(ENV)
+PLAYBOOK := $(BIN)/ansible-playbook -i inventories/$(ENV) $(LOCAL_ARGS)
 
 .PHONY: help venv up down plan destroy summary config-diff validate test lint test-infra molecule \
         bench-provision clean
@@ -74,7 +73,7 @@ test-infra: $(STAMP) ## pytest for the tools, inventories, modules and roles (re
 	$(BIN)/pytest tests
 
 molecule: $(STAMP) ## every molecule scenario (converge, idempotence, check, verify) on a throw-away emulator
-	$(BIN)/molecule test --all
+	MOLECULE_EMULATOR_PORT=$$($(BIN)/python tools/emulator.py free-port) $(BIN)/molecule test --all
 
 test: lint test-infra test-services molecule ## everything CI runs
 

@@ -3,6 +3,7 @@
     python tools/emulator.py start [--port 5000]   # idempotent: reuses a running server
     python tools/emulator.py stop  [--port 5000]
     python tools/emulator.py status|reset [--port 5000]
+    python tools/emulator.py free-port              # a free loopback port, for tests
 
 The server keeps its state in memory, so resources survive between `make up` runs until
 `make down`. Only 127.0.0.1 is ever bound or contacted.
@@ -60,6 +61,7 @@ def spawn(port: int, wait: float = 30.0) -> subprocess.Popen[bytes]:
         stdin=subprocess.DEVNULL,
         start_new_session=True,  # survives the make target that started it
     )
+    log.close()  # the child holds its own descriptor
     deadline = time.monotonic() + wait
     while time.monotonic() < deadline:
         if proc.poll() is not None:
@@ -127,9 +129,12 @@ def _port_from_env() -> int:
 
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawTextHelpFormatter)
-    parser.add_argument("action", choices=["start", "stop", "status", "reset"])
+    parser.add_argument("action", choices=["start", "stop", "status", "reset", "free-port"])
     parser.add_argument("--port", type=int, default=None)
     args = parser.parse_args(argv)
+    if args.action == "free-port":
+        print(free_port())
+        return 0
     port = args.port or _port_from_env()
     if args.action == "start":
         pid = start(port)

@@ -11,7 +11,7 @@ short_description: Read back what exists in one Loopin environment, for the end-
 version_added: 0.1.0
 description:
   - Describes the resources tagged with the environment's C(Project) and C(Environment) tags and
-    returns them as structured O(outputs) plus printable O(lines).
+    returns them as structured RV(outputs) plus printable RV(lines).
   - Read-only; the same answer in check mode.
 options:
   project:
@@ -27,7 +27,7 @@ extends_documentation_fragment:
   - amazon.aws.region.modules
   - amazon.aws.boto3
 author:
-  - Loopin platform team
+  - Loopin platform team (@loopin)
 """
 
 EXAMPLES = r"""
