@@ -24,7 +24,7 @@ description:
     ignored when looking for the existing one, so a new request replaces them; O(state=absent)
     deletes them too.
 author:
-  - Loopin platform team
+  - Loopin platform team (@loopin-platform)
 options:
   state:
     description: Whether the certificate should exist.

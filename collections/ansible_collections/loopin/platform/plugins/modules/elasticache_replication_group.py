@@ -29,7 +29,7 @@ description:
     maintenance window, parameter group, notification topic) are read from the primary's cache
     cluster; when it cannot be read (the moto emulator creates none) they are not compared.
 author:
-  - Loopin platform team
+  - Loopin platform team (@loopin-platform)
 options:
   state:
     description: Whether the replication group should exist.
@@ -57,7 +57,7 @@ options:
     description: The number of read replicas besides the primary (0 to 5).
     type: int
   automatic_failover_enabled:
-    description: Promote a replica when the primary fails. Needs O(replicas>=1).
+    description: Promote a replica when the primary fails. Needs O(replicas) of 1 or more.
     type: bool
   multi_az_enabled:
     description: Keep the replicas in other Availability Zones than the primary. Needs automatic failover.
@@ -86,7 +86,8 @@ options:
     type: str
   auth_token:
     description:
-      - The AUTH token (16 to 128 printable characters, none of V(@), V(\"), V(/)). Never logged or returned.
+      - The AUTH token (16 to 128 printable characters, none of V(@), double quote, V(/)).
+        Never logged or returned.
       - Set on creation. An existing group's token is only changed when O(rotate_auth_token=true),
         because AWS cannot tell whether a token matches.
     type: str

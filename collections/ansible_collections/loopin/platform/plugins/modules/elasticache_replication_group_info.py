@@ -14,7 +14,7 @@ version_added: 0.1.0
 description:
   - Returns one replication group, or all of them, with endpoints and tags.
 author:
-  - Loopin platform team
+  - Loopin platform team (@loopin-platform)
 options:
   replication_group_id:
     description: Only this group. An unknown ID returns an empty list.
@@ -40,7 +40,9 @@ EXAMPLES = r"""
 
 RETURN = r"""
 replication_groups:
-  description: The groups, shaped like RV(replication_group) of the elasticache_replication_group module.
+  description:
+    - The groups, shaped like
+      RV(loopin.platform.elasticache_replication_group#module:replication_group).
   returned: always
   type: list
   elements: dict

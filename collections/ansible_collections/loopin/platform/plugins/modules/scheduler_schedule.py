@@ -19,7 +19,7 @@ description:
     the current definition with the changes applied.
   - Schedules carry no tags in AWS (their group does).
 author:
-  - Loopin platform team
+  - Loopin platform team (@loopin-platform)
 options:
   state:
     description: Whether the schedule should exist.
@@ -313,7 +313,7 @@ def main():
         schedule_expression_timezone=dict(type="str"),
         enabled=dict(type="bool", default=True),
         flexible_time_window_minutes=dict(type="int", default=0),
-        kms_key_arn=dict(type="str"),
+        kms_key_arn=dict(type="str", no_log=False),
         action_after_completion=dict(type="str", choices=["NONE", "DELETE"]),
         target=dict(
             type="dict",

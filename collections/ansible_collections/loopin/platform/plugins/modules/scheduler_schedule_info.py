@@ -14,7 +14,7 @@ version_added: 0.1.0
 description:
   - Returns one schedule (O(name)), or every schedule of a group, with full definitions.
 author:
-  - Loopin platform team
+  - Loopin platform team (@loopin-platform)
 options:
   name:
     description: Only this schedule. An unknown name returns an empty list.
@@ -40,7 +40,7 @@ EXAMPLES = r"""
 
 RETURN = r"""
 schedules:
-  description: The schedules, snake_cased like RV(schedule) of the scheduler_schedule module.
+  description: The schedules, snake_cased like RV(loopin.platform.scheduler_schedule#module:schedule).
   returned: always
   type: list
   elements: dict

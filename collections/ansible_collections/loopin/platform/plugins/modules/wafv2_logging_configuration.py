@@ -17,7 +17,7 @@ description:
     delivery stream). The module checks this before any call, so the rule also holds against
     emulators that do not enforce it.
 author:
-  - Loopin platform team
+  - Loopin platform team (@loopin-platform)
 options:
   state:
     description: Whether the web ACL should log.

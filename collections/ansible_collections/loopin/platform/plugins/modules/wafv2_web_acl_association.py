@@ -20,7 +20,7 @@ description:
   - Moving a resource to another web ACL disassociates it first and then associates it, so for
     a moment no web ACL filters its traffic.
 author:
-  - Loopin platform team
+  - Loopin platform team (@loopin-platform)
 options:
   state:
     description:
