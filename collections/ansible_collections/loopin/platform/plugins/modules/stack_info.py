@@ -1,0 +1,198 @@
+#!/usr/bin/python
+# Copyright: Loopin platform team
+# GNU General Public License v3.0+ (see https://www.gnu.org/licenses/gpl-3.0.txt)
+
+from __future__ import annotations
+
+DOCUMENTATION = r"""
+---
+module: stack_info
+short_description: Read back what exists in one Loopin environment, for the end-of-run summary
+version_added: 0.1.0
+description:
+  - Describes the resources tagged with the environment's C(Project) and C(Environment) tags and
+    returns them as structured O(outputs) plus printable O(lines).
+  - Read-only; the same answer in check mode.
+options:
+  project:
+    description: Value of the C(Project) tag.
+    type: str
+    required: true
+  environment:
+    description: Value of the C(Environment) tag.
+    type: str
+    required: true
+extends_documentation_fragment:
+  - amazon.aws.common.modules
+  - amazon.aws.region.modules
+  - amazon.aws.boto3
+author:
+  - Loopin platform team
+"""
+
+EXAMPLES = r"""
+- name: Summary of what exists
+  loopin.platform.stack_info:
+    project: loopin
+    environment: dev
+  register: stack
+
+- name: Print it
+  ansible.builtin.debug:
+    msg: "{{ stack.lines }}"
+"""
+
+RETURN = r"""
+outputs:
+  description: Resources by section (network, security_groups, ...).
+  returned: always
+  type: dict
+  sample: {"network": {"vpc_id": "vpc-0abc", "cidr": "10.0.0.0/16"}}
+lines:
+  description: The same, as lines for a person.
+  returned: always
+  type: list
+  elements: str
+"""
+
+try:
+    from botocore.exceptions import BotoCoreError, ClientError
+except ImportError:
+    pass  # AnsibleAWSModule reports the missing botocore
+
+from ansible_collections.amazon.aws.plugins.module_utils.botocore import is_boto3_error_code
+from ansible_collections.amazon.aws.plugins.module_utils.modules import AnsibleAWSModule
+from ansible_collections.amazon.aws.plugins.module_utils.retries import AWSRetry
+
+
+def _tag(resource, key):
+    for tag in resource.get("Tags", []) or []:
+        if tag["Key"] == key:
+            return tag["Value"]
+    return None
+
+
+def _filters(project, environment, **extra):
+    filters = [
+        {"Name": "tag:Project", "Values": [project]},
+        {"Name": "tag:Environment", "Values": [environment]},
+    ]
+    filters += [{"Name": name, "Values": values} for name, values in extra.items()]
+    return filters
+
+
+def network(module, project, environment):
+    ec2 = module.client("ec2", retry_decorator=AWSRetry.jittered_backoff())
+    name = f"{project}-{environment}"
+    vpcs = ec2.describe_vpcs(aws_retry=True, Filters=_filters(project, environment, **{"tag:Name": [name]}))[
+        "Vpcs"
+    ]
+    if not vpcs:
+        return None
+    vpc = vpcs[0]
+    vpc_id = vpc["VpcId"]
+    subnets = ec2.describe_subnets(aws_retry=True, Filters=[{"Name": "vpc-id", "Values": [vpc_id]}])[
+        "Subnets"
+    ]
+    nats = ec2.describe_nat_gateways(
+        aws_retry=True,
+        Filters=[{"Name": "vpc-id", "Values": [vpc_id]}, {"Name": "state", "Values": ["available"]}],
+    )["NatGateways"]
+    flow_logs = ec2.describe_flow_logs(aws_retry=True, Filters=[{"Name": "resource-id", "Values": [vpc_id]}])[
+        "FlowLogs"
+    ]
+    groups = ec2.describe_security_groups(
+        aws_retry=True, Filters=_filters(project, environment, **{"vpc-id": [vpc_id]})
+    )["SecurityGroups"]
+    return {
+        "vpc_id": vpc_id,
+        "cidr": vpc["CidrBlock"],
+        "subnets": sorted(
+            (
+                {
+                    "tier": _tag(subnet, "Tier") or "untagged",
+                    "zone": subnet["AvailabilityZone"],
+                    "cidr": subnet["CidrBlock"],
+                    "id": subnet["SubnetId"],
+                }
+                for subnet in subnets
+            ),
+            key=lambda s: (s["tier"], s["zone"]),
+        ),
+        "nat_gateways": sorted(
+            (
+                {
+                    "id": nat["NatGatewayId"],
+                    "subnet_id": nat["SubnetId"],
+                    "public_ip": (nat.get("NatGatewayAddresses") or [{}])[0].get("PublicIp"),
+                }
+                for nat in nats
+            ),
+            key=lambda n: n["subnet_id"],
+        ),
+        "flow_logs": [{"id": log["FlowLogId"], "destination": log.get("LogGroupName")} for log in flow_logs],
+        "security_groups": sorted(
+            (
+                {
+                    "name": group["GroupName"],
+                    "id": group["GroupId"],
+                    "ingress": sum(
+                        len(p.get("IpRanges", [])) + len(p.get("UserIdGroupPairs", []))
+                        for p in group.get("IpPermissions", [])
+                    ),
+                    "egress": sum(
+                        len(p.get("IpRanges", [])) + len(p.get("UserIdGroupPairs", []))
+                        for p in group.get("IpPermissionsEgress", [])
+                    ),
+                }
+                for group in groups
+            ),
+            key=lambda g: g["name"],
+        ),
+    }
+
+
+def network_lines(net):
+    lines = [f"VPC             {net['vpc_id']}  {net['cidr']}"]
+    for subnet in net["subnets"]:
+        lines.append(
+            f"  subnet        {subnet['tier']:<8} {subnet['zone']:<12} {subnet['cidr']:<15} {subnet['id']}"
+        )
+    for nat in net["nat_gateways"]:
+        lines.append(f"  NAT gateway   {nat['id']}  in {nat['subnet_id']}  public IP {nat['public_ip']}")
+    for log in net["flow_logs"] or [{"id": "off", "destination": "-"}]:
+        lines.append(f"  flow logs     {log['id']}  -> {log['destination']}")
+    lines.append("Security groups")
+    for group in net["security_groups"]:
+        lines.append(f"  {group['name']:<24} {group['id']}  {group['ingress']} in / {group['egress']} out")
+    return lines
+
+
+# (section, collector, formatter). Later tiers add their own entries here.
+SECTIONS = (("network", network, network_lines),)
+
+
+def main():
+    argument_spec = dict(
+        project=dict(type="str", required=True),
+        environment=dict(type="str", required=True),
+    )
+    module = AnsibleAWSModule(argument_spec=argument_spec, supports_check_mode=True)
+    project, environment = module.params["project"], module.params["environment"]
+
+    outputs, lines = {}, [f"Environment {environment} ({module.region})"]
+    for name, collect, describe in SECTIONS:
+        try:
+            found = collect(module, project, environment)
+        except is_boto3_error_code("AccessDenied") as e:  # pylint: disable=duplicate-except
+            module.warn(f"{name}: not allowed to read ({e})")
+            found = None
+        except (BotoCoreError, ClientError) as e:  # pylint: disable=duplicate-except
+            module.fail_json_aws(e, msg=f"Could not describe the {name} section")
+        outputs[name] = found
+        lines += describe(found) if found else [f"{name}: nothing yet"]
+    module.exit_json(changed=False, outputs=outputs, lines=lines)
+
+
+if __name__ == "__main__":
+    main()
