@@ -90,5 +90,5 @@ def test_documentation_matches_argument_spec(name: str) -> None:
 def test_every_module_joins_group_aws() -> None:
     runtime = yaml.safe_load((COLLECTION / "meta/runtime.yml").read_text())
     group = runtime["action_groups"]["aws"]
-    assert {"metadata": {"extend_group": ["amazon.aws.aws"]}} in group
+    assert {"metadata": {"extend_group": ["amazon.aws.aws", "community.aws.aws"]}} in group
     assert set(MODULES) <= {entry for entry in group if isinstance(entry, str)}
