@@ -552,6 +552,9 @@ def ensure_present(module, client, group):
         module.exit_json(replication_group=group_result(group, after_tags), **result)
 
     if set(changes) - {"tags"}:
+        if group.get("Status") != "available":
+            # A group that is still creating or modifying rejects ModifyReplicationGroup.
+            wait_available(module, client, group_id)
         modify_group(module, client, group, [c for c in changes if c != "tags"])
         wait_available(module, client, group_id)
     update_tags(module, client, group["ARN"], current_tags, to_set, to_remove)
