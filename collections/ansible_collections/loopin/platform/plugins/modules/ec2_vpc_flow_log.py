@@ -20,7 +20,7 @@ description:
     the existing flow log, the module replaces it (delete, then create) and returns RV(replaced=true).
     Tags are updated in place.
 author:
-  - Loopin platform team
+  - Loopin platform team (@loopin-platform)
 options:
   state:
     description: Whether the flow log should exist.

@@ -14,7 +14,7 @@ version_added: 0.1.0
 description:
   - Lists flow logs by ID, by logged resource, or by any DescribeFlowLogs filter.
 author:
-  - Loopin platform team
+  - Loopin platform team (@loopin-platform)
 options:
   flow_log_ids:
     description: Only these flow logs.
