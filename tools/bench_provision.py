@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import os
 import re
+import resource
 import subprocess
 import sys
 import time
@@ -28,7 +29,12 @@ RECAP = re.compile(r"ok=(\d+)\s+changed=(\d+)\s+unreachable=\d+\s+failed=(\d+)\s
 REGION = "ap-south-1"
 
 
-def run_playbook(name: str, endpoint: str) -> tuple[float, dict[str, int]]:
+def _children_cpu() -> float:
+    usage = resource.getrusage(resource.RUSAGE_CHILDREN)
+    return usage.ru_utime + usage.ru_stime
+
+
+def run_playbook(name: str, endpoint: str) -> tuple[float, dict[str, float]]:
     env = {k: v for k, v in os.environ.items() if not k.startswith("AWS_")}
     env["ANSIBLE_CONFIG"] = str(ROOT / "ansible.cfg")
     cmd = [
@@ -39,15 +45,15 @@ def run_playbook(name: str, endpoint: str) -> tuple[float, dict[str, int]]:
         f"aws_endpoint_url={endpoint}",
         str(ROOT / "playbooks" / name),
     ]
-    start = time.perf_counter()
+    start, cpu = time.perf_counter(), _children_cpu()
     result = subprocess.run(cmd, capture_output=True, text=True, cwd=ROOT, env=env, check=False)
-    elapsed = time.perf_counter() - start
+    elapsed, cpu = time.perf_counter() - start, _children_cpu() - cpu
     match = RECAP.search(result.stdout)
     if result.returncode != 0 or not match:
         sys.stderr.write(result.stdout[-4000:] + result.stderr[-2000:])
         raise SystemExit(f"{name} failed (exit {result.returncode})")
     ok, changed, failed, skipped = map(int, match.groups())
-    return elapsed, {"tasks": ok + failed + skipped, "changed": changed}
+    return elapsed, {"tasks": ok + failed + skipped, "changed": changed, "cpu": cpu}
 
 
 def network_floor(endpoint: str) -> tuple[float, int]:
@@ -179,19 +185,23 @@ def main() -> int:
         floor, floor_calls = network_floor(endpoint)
 
     rows = [
-        ("site.yml cold converge", cold, cold_stats["tasks"], cold_stats["changed"]),
-        ("site.yml no-op re-run", noop, noop_stats["tasks"], noop_stats["changed"]),
-        ("network tier cold (network.yml)", tier, tier_stats["tasks"], tier_stats["changed"]),
+        ("site.yml cold converge", cold, cold_stats),
+        ("site.yml no-op re-run", noop, noop_stats),
+        ("network tier cold (network.yml)", tier, tier_stats),
     ]
-    print(f"{'measurement':<34}{'wall':>9}{'tasks':>8}{'changed':>9}")
-    for name, seconds, tasks, changed in rows:
-        print(f"{name:<34}{seconds:>8.1f}s{tasks:>8}{changed:>9}")
-    print(f"{'network tier floor (bare boto3)':<34}{floor:>8.2f}s{floor_calls:>8} API calls")
+    print(f"{'measurement':<34}{'wall':>9}{'CPU':>9}{'tasks':>8}{'changed':>9}")
+    for name, seconds, stats in rows:
+        print(
+            f"{name:<34}{seconds:>8.1f}s{stats['cpu']:>8.1f}s{stats['tasks']:>8.0f}{stats['changed']:>9.0f}"
+        )
+    print(f"{'network tier floor (bare boto3)':<34}{floor:>8.2f}s{'':>9}{floor_calls:>8} API calls")
     ratio = noop / cold
     print()
     verdict = "met" if ratio < 0.40 else "NOT met"
     print(f"no-op re-run / cold converge      {ratio:6.0%}   (target < 40%: {verdict})")
     print(f"network tier / boto3 floor        {tier / floor:6.0f}x")
+    cpu_ratio = noop_stats["cpu"] / cold_stats["cpu"]
+    print(f"no-op / cold, CPU time            {cpu_ratio:6.0%}   (less sensitive to load)")
     print(f"per task, no-op re-run            {noop / max(noop_stats['tasks'], 1):6.2f}s")
     return 0
 
