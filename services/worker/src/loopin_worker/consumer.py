@@ -1,0 +1,205 @@
+"""The SQS loop: receive a batch -> handle each message -> delete successes, back off failures.
+
+One poller thread per queue long-polls SQS; the messages of a batch run concurrently on a shared
+pool; the poller then applies the policy's decisions in two batch calls (delete, change
+visibility). A message is deleted only after its handler returned, that is after its effect and
+its processed-message record were committed.
+
+Shutdown (SIGTERM from ECS): no new receive is issued, messages already running finish, messages
+received but not started (and any batch a pending long poll still returns) get visibility 0 so
+another task takes them at once instead of after the visibility timeout.
+"""
+
+from __future__ import annotations
+
+import logging
+import threading
+import time
+from collections.abc import Callable
+from concurrent.futures import Future, ThreadPoolExecutor
+from dataclasses import dataclass, field
+from typing import Any
+
+from .logs import message_context
+from .messages import Message
+from .policy import Ack, Decision, Poison, Retry, RetryPolicy
+
+log = logging.getLogger("loopin_worker.consumer")
+
+Dispatch = Callable[[Message], None]
+
+
+@dataclass(frozen=True)
+class Release:
+    """Received but never started because the worker is stopping: visible again at once."""
+
+    reason: str = "released on shutdown"
+
+
+Outcome = Decision | Release
+
+
+@dataclass
+class Liveness:
+    """What the health endpoint reports: when each poller last completed a receive."""
+
+    started: float = field(default_factory=time.monotonic)
+    last_poll: dict[str, float] = field(default_factory=dict)
+    in_flight: int = 0
+    draining: bool = False
+    lock: threading.Lock = field(default_factory=threading.Lock)
+
+    def beat(self, queue: str) -> None:
+        with self.lock:
+            self.last_poll[queue] = time.monotonic()
+
+    def snapshot(self, queues: list[str], threshold: float) -> tuple[bool, dict[str, Any]]:
+        now = time.monotonic()
+        with self.lock:
+            ages = {q: round(now - self.last_poll.get(q, self.started), 3) for q in queues}
+            in_flight, draining = self.in_flight, self.draining
+        alive = not draining and all(age <= threshold for age in ages.values())
+        return alive, {
+            "status": "ok" if alive else ("draining" if draining else "stalled"),
+            "last_poll_age_seconds": ages,
+            "in_flight": in_flight,
+        }
+
+
+class Consumer:
+    def __init__(
+        self,
+        sqs: Any,
+        queue_urls: dict[str, str],
+        dispatch: Dispatch,
+        policy: RetryPolicy,
+        *,
+        batch_size: int = 10,
+        wait_time_seconds: int = 20,
+        concurrency: int = 10,
+        liveness: Liveness | None = None,
+    ) -> None:
+        self.sqs = sqs
+        self.queue_urls = queue_urls
+        self.dispatch = dispatch
+        self.policy = policy
+        self.batch_size = batch_size
+        self.wait_time_seconds = wait_time_seconds
+        self.liveness = liveness or Liveness()
+        self.stopping = threading.Event()
+        self._pool = ThreadPoolExecutor(max_workers=concurrency, thread_name_prefix="handler")
+        self._pollers: list[threading.Thread] = []
+
+    # -- lifecycle -------------------------------------------------------------------------
+    def start(self) -> None:
+        for queue in self.queue_urls:
+            thread = threading.Thread(target=self._poll_forever, args=(queue,), name=f"poll-{queue}")
+            thread.daemon = True  # a second signal must be able to exit without joining them
+            thread.start()
+            self._pollers.append(thread)
+        log.info("consumer started", extra={"queues": list(self.queue_urls)})
+
+    def stop(self) -> None:
+        """Stop receiving at once; running handlers carry on (see `drain`)."""
+        if not self.stopping.is_set():
+            self.stopping.set()
+            with self.liveness.lock:
+                self.liveness.draining = True
+            log.info("stop requested: no new receives, draining in-flight messages")
+
+    def drain(self, timeout: float) -> bool:
+        """Wait for pollers (and so their batches) to finish; True if everything finished in time."""
+        deadline = time.monotonic() + timeout
+        for thread in self._pollers:
+            thread.join(max(deadline - time.monotonic(), 0))
+        clean = not any(t.is_alive() for t in self._pollers)
+        self._pool.shutdown(wait=clean, cancel_futures=True)
+        return clean
+
+    # -- the loop --------------------------------------------------------------------------
+    def _poll_forever(self, queue: str) -> None:
+        url = self.queue_urls[queue]
+        while not self.stopping.is_set():
+            try:
+                self.poll_once(queue, url)
+            except Exception:
+                # Never let one failure (SQS unreachable, throttled) end the loop: pause and go on.
+                log.exception("poll failed", extra={"queue": queue})
+                self.stopping.wait(1.0)
+
+    def poll_once(self, queue: str, url: str) -> int:
+        response = self.sqs.receive_message(
+            QueueUrl=url,
+            MaxNumberOfMessages=self.batch_size,
+            WaitTimeSeconds=self.wait_time_seconds,
+            MessageAttributeNames=["All"],
+            AttributeNames=["ApproximateReceiveCount"],
+        )
+        self.liveness.beat(queue)
+        messages = [Message.from_sqs(queue, url, raw) for raw in response.get("Messages", [])]
+        if not messages:
+            return 0
+        futures: list[Future[Outcome]] = [self._pool.submit(self._handle, m) for m in messages]
+        outcomes = []
+        for message, future in zip(messages, futures, strict=True):
+            try:
+                outcomes.append(future.result())
+            except Exception:  # noqa: BLE001 - cancelled by a forced pool shutdown
+                outcomes.append(Release("cancelled"))
+                log.warning("handler did not run", extra={"message_id": message.message_id})
+        self._apply(url, list(zip(messages, outcomes, strict=True)))
+        return len(messages)
+
+    def _handle(self, message: Message) -> Outcome:
+        with message_context(message.request_id, queue=message.queue, message_id=message.message_id):
+            if self.stopping.is_set():
+                return Release()
+            with self.liveness.lock:
+                self.liveness.in_flight += 1
+            error: BaseException | None = None
+            started = time.monotonic()
+            try:
+                self.dispatch(message)
+            except Exception as exc:  # noqa: BLE001 - every failure goes to the policy
+                error = exc
+            finally:
+                with self.liveness.lock:
+                    self.liveness.in_flight -= 1
+            decision = self.policy.decide(error, message.receive_count)
+            took = round((time.monotonic() - started) * 1000, 1)
+            fields = {"type": message.type, "receive_count": message.receive_count, "ms": took}
+            if isinstance(decision, Ack):
+                log.info("message handled: %s", decision.reason, extra=fields)
+            elif isinstance(decision, Retry):
+                log.warning(
+                    "transient failure, retry in %ss: %s",
+                    decision.delay_seconds,
+                    decision.reason,
+                    extra=fields,
+                )
+            else:
+                log.error("poison message, left for the dead-letter queue: %s", decision.reason, extra=fields)
+            return decision
+
+    def _apply(self, url: str, results: list[tuple[Message, Outcome]]) -> None:
+        to_delete = [m for m, o in results if isinstance(o, Ack)]
+        to_delay: list[tuple[Message, int]] = []
+        for message, outcome in results:
+            if isinstance(outcome, Retry | Poison):
+                to_delay.append((message, outcome.delay_seconds))
+            elif isinstance(outcome, Release):
+                to_delay.append((message, 0))
+        if to_delete:
+            entries = [{"Id": str(i), "ReceiptHandle": m.receipt_handle} for i, m in enumerate(to_delete)]
+            failed = self.sqs.delete_message_batch(QueueUrl=url, Entries=entries).get("Failed", [])
+            for entry in failed:
+                # The effect is committed and recorded: a redelivery is recognised and deleted then.
+                log.warning("delete failed, the message will come back and be skipped", extra=entry)
+        if to_delay:
+            entries = [
+                {"Id": str(i), "ReceiptHandle": m.receipt_handle, "VisibilityTimeout": delay}
+                for i, (m, delay) in enumerate(to_delay)
+            ]
+            failed = self.sqs.change_message_visibility_batch(QueueUrl=url, Entries=entries).get("Failed", [])
+            for entry in failed:
+                log.warning("visibility change failed; the queue's timeout applies", extra=entry)
