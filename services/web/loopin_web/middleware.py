@@ -1,0 +1,94 @@
+"""Pure ASGI middleware: request ID, per-IP rate limit, one JSON access-log line per request."""
+
+from __future__ import annotations
+
+import json
+import logging
+import time
+import uuid
+from typing import Any
+
+from starlette.types import ASGIApp, Message, Receive, Scope, Send
+
+from .logs import request_id_var
+from .ratelimit import RateLimited, RateLimiter, client_ip
+
+access_log = logging.getLogger("loopin_web.access")
+
+# Liveness must answer even when Redis is slow or a client is over its budget.
+UNLIMITED_PATHS = frozenset({"/health", "/ready"})
+
+
+def parse_request_id(value: str | None) -> str:
+    """Accept the client's X-Request-ID only if it is a UUID; otherwise make a new one."""
+    if value and len(value) <= 64:
+        try:
+            return str(uuid.UUID(value))
+        except ValueError:
+            pass
+    return str(uuid.uuid4())
+
+
+class RequestContextMiddleware:
+    def __init__(self, app: ASGIApp, ip_limiter: RateLimiter | None, trusted_hops: int) -> None:
+        self.app = app
+        self.ip_limiter = ip_limiter
+        self.trusted_hops = trusted_hops
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+        headers = {k.decode("latin-1").lower(): v.decode("latin-1") for k, v in scope["headers"]}
+        request_id = parse_request_id(headers.get("x-request-id"))
+        token = request_id_var.set(request_id)
+        scope.setdefault("state", {})["request_id"] = request_id
+        peer = scope["client"][0] if scope.get("client") else None
+        ip = client_ip(peer, headers.get("x-forwarded-for"), self.trusted_hops)
+        scope["state"]["client_ip"] = ip
+        started = time.perf_counter()
+        status = 500
+        rid_header = (b"x-request-id", request_id.encode())
+
+        async def send_with_id(message: Message) -> None:
+            nonlocal status
+            if message["type"] == "http.response.start":
+                status = message["status"]
+                message["headers"] = [*message.get("headers", []), rid_header]
+            await send(message)
+
+        try:
+            if self.ip_limiter is not None and scope["path"] not in UNLIMITED_PATHS:
+                try:
+                    await self.ip_limiter.hit(ip)
+                except RateLimited as exc:
+                    await _send_json(send_with_id, 429, {"detail": "too many requests"}, exc.retry_after)
+                    return
+            await self.app(scope, receive, send_with_id)
+        finally:
+            access_log.info(
+                "request",
+                extra={
+                    "method": scope["method"],
+                    "path": scope["path"],
+                    "status": status,
+                    "duration_ms": round((time.perf_counter() - started) * 1000, 2),
+                },
+            )
+            request_id_var.reset(token)
+
+
+async def _send_json(send: Any, status: int, body: dict[str, Any], retry_after: int) -> None:
+    payload = json.dumps(body).encode()
+    await send(
+        {
+            "type": "http.response.start",
+            "status": status,
+            "headers": [
+                (b"content-type", b"application/json"),
+                (b"content-length", str(len(payload)).encode()),
+                (b"retry-after", str(retry_after).encode()),
+            ],
+        }
+    )
+    await send({"type": "http.response.body", "body": payload})
