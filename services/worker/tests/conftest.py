@@ -32,6 +32,11 @@ PG_ADMIN_URL = os.environ.get("WORKER_TEST_PG", "postgresql://postgres@127.0.0.1
 DATABASE_URL = PG_ADMIN_URL.rsplit("/", 1)[0] + f"/{DB_NAME}"
 QUEUES = ("push-notifications", "webhook-events", "background-jobs")
 
+# Django is configured before test modules import the web package's models; nothing connects yet.
+from loopin_web.django_setup import setup as _django_setup  # noqa: E402
+
+_django_setup(database_url=DATABASE_URL)
+
 
 @pytest.fixture(scope="session")
 def moto_endpoint() -> Iterator[str]:
@@ -92,7 +97,9 @@ def make_queues(visibility: int = 30, max_receive_count: int = 3) -> Queues:
     urls, dlqs = {}, {}
     for name in QUEUES:
         dlq_url = sqs.create_queue(QueueName=f"{name}-dlq")["QueueUrl"]
-        dlq_arn = sqs.get_queue_attributes(QueueUrl=dlq_url, AttributeNames=["QueueArn"])["Attributes"]["QueueArn"]
+        dlq_arn = sqs.get_queue_attributes(QueueUrl=dlq_url, AttributeNames=["QueueArn"])["Attributes"][
+            "QueueArn"
+        ]
         policy = json.dumps({"deadLetterTargetArn": dlq_arn, "maxReceiveCount": str(max_receive_count)})
         urls[name] = sqs.create_queue(
             QueueName=name,
@@ -119,9 +126,6 @@ def django_db() -> str:
     with psycopg.connect(PG_ADMIN_URL, autocommit=True, connect_timeout=5) as conn:
         conn.execute(f'DROP DATABASE IF EXISTS "{DB_NAME}" WITH (FORCE)')
         conn.execute(f'CREATE DATABASE "{DB_NAME}"')
-    from loopin_web.django_setup import setup
-
-    setup(database_url=DATABASE_URL)
     from django.core.management import call_command
 
     call_command("migrate", verbosity=0, interactive=False)
@@ -136,8 +140,9 @@ def db(django_db: str) -> Iterator[str]:
 
     with connection.cursor() as cursor:
         cursor.execute(
-            "TRUNCATE notifications_pushdelivery, notifications_processedmessage, notifications_outboxmessage,"
-            " notifications_notificationrequest, notifications_device, accounts_user CASCADE"
+            "TRUNCATE notifications_pushdelivery, notifications_processedmessage,"
+            " notifications_outboxmessage, notifications_notificationrequest, notifications_device,"
+            " accounts_user CASCADE"
         )
     yield django_db
     connection.close()

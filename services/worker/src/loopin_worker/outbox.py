@@ -11,7 +11,7 @@ import logging
 import threading
 from typing import Any
 
-from django.db import close_old_connections
+from django.db import close_old_connections, connection
 from loopin_web.notifications.outbox import relay_outbox
 
 log = logging.getLogger("loopin_worker.outbox")
@@ -46,4 +46,4 @@ class OutboxRelay:
             # A full batch means more is waiting: go again at once.
             if published < self.batch_size:
                 self.stopping.wait(self.interval)
-        close_old_connections()
+        connection.close()  # this thread's own connection
