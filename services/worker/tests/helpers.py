@@ -35,7 +35,7 @@ def make_notification(user: Any) -> Any:
 
 
 def push_body(notification: Any) -> str:
-    return json.dumps({"type": "push.send", "notification_id": str(notification.id)})
+    return json.dumps({"type": "push.requested", "notification_id": str(notification.id)})
 
 
 def push_message(notification: Any, key: str | None = None, receive_count: int = 1) -> Message:

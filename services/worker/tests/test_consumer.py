@@ -66,14 +66,14 @@ def test_poison_never_stops_the_loop_and_ends_in_the_dlq(
 
     def dispatch(message: Message) -> None:
         data = message.json()  # raises PoisonMessage on bad JSON
-        if data.get("type") != "push.send":
+        if data.get("type") != "push.requested":
             raise PoisonMessage(f"unknown message type {data.get('type')!r}")
         seen.append(data["id"])
 
     send(queues, "push-notifications", "{not json", request_id=REQUEST_ID)
     send(queues, "push-notifications", json.dumps({"type": "nope"}), request_id=REQUEST_ID)
     for i in range(5):
-        send(queues, "push-notifications", json.dumps({"type": "push.send", "id": str(i)}))
+        send(queues, "push-notifications", json.dumps({"type": "push.requested", "id": str(i)}))
     consumer = consumer_for(queues, dispatch)
     deadline = time.monotonic() + 20
     while queues.depth(queues.dlqs["push-notifications"]) < 2 and time.monotonic() < deadline:

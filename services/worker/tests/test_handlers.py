@@ -107,7 +107,7 @@ def test_a_user_without_devices_is_skipped(db: str, fake_onesignal: FakeOneSigna
 
 def test_registry_rejects_unknown_types_and_bad_bodies(db: str, fake_onesignal: FakeOneSignal) -> None:
     registry = Registry()
-    registry.register("push.send", handler_for(fake_onesignal))
+    registry.register("push.requested", handler_for(fake_onesignal))
     registry.register("webhook.received", handle_webhook)
 
     def msg(queue: str, body: str) -> Message:

@@ -14,7 +14,7 @@ def test_concurrent_relays_publish_each_row_once(db: str, queues: Queues) -> Non
 
     rows = [
         OutboxMessage.for_queue(
-            PUSH_QUEUE, {"type": "push.send", "notification_id": str(i)}, request_id=f"r{i}"
+            PUSH_QUEUE, {"type": "push.requested", "notification_id": str(i)}, request_id=f"r{i}"
         )
         for i in range(60)
     ]

@@ -51,7 +51,7 @@ def build_registry(settings: WorkerSettings, sqs: Any, urls: dict[str, str]) -> 
     from .push import build_provider
 
     registry = Registry(settings.queue_prefix)
-    registry.register("push.send", PushHandler(build_provider(settings)))
+    registry.register("push.requested", PushHandler(build_provider(settings)))
     registry.register("webhook.received", handle_webhook)
     registry.register(
         "job.purge_processed_messages", PurgeProcessedMessages(settings.processed_retention_days)

@@ -195,11 +195,16 @@ class Consumer:
             for entry in failed:
                 # The effect is committed and recorded: a redelivery is recognised and deleted then.
                 log.warning("delete failed, the message will come back and be skipped", extra=entry)
+        released = sum(1 for _, o in results if isinstance(o, Release))
+        if released:
+            log.info("released unstarted messages (visibility 0)", extra={"released": released})
         if to_delay:
-            entries = [
+            visibility: list[dict[str, Any]] = [
                 {"Id": str(i), "ReceiptHandle": m.receipt_handle, "VisibilityTimeout": delay}
                 for i, (m, delay) in enumerate(to_delay)
             ]
-            failed = self.sqs.change_message_visibility_batch(QueueUrl=url, Entries=entries).get("Failed", [])
+            failed = self.sqs.change_message_visibility_batch(QueueUrl=url, Entries=visibility).get(
+                "Failed", []
+            )
             for entry in failed:
                 log.warning("visibility change failed; the queue's timeout applies", extra=entry)

@@ -19,7 +19,7 @@ T = TypeVar("T")
 
 
 def already_processed(message: Message) -> bool:
-    return ProcessedMessage.objects.filter(idempotency_key=message.idempotency_key).exists()
+    return bool(ProcessedMessage.objects.filter(idempotency_key=message.idempotency_key).exists())
 
 
 def commit_once(message: Message, outcome: str, effect: Callable[[], T]) -> tuple[bool, T | None]:

@@ -79,7 +79,7 @@ class RetryPolicy:
             # The provider said when; never earlier, and never beyond what SQS accepts.
             return min(max(int(retry_after + 0.999), 0), MAX_VISIBILITY_SECONDS)
         exponent = max(receive_count - 1, 0)
-        ceiling = min(cap, self.base_seconds * (2 ** min(exponent, 20)))
+        ceiling = min(cap, self.base_seconds * int(2 ** min(exponent, 20)))
         # Full jitter spreads retries of a burst; the floor keeps a retry from being immediate.
         return max(min(self.base_seconds, ceiling), int(random.uniform(0, ceiling)))  # noqa: S311
 

@@ -21,7 +21,7 @@ class WorkerSettings(BaseSettings):
     model_config = SettingsConfigDict(env_prefix="", case_sensitive=False, extra="ignore", frozen=True)
 
     environment: Literal["development", "test", "staging", "production"] = Field(
-        "development", alias="LOOPIN_ENV"
+        "development", alias="APP_ENV"
     )
 
     # The web service's database (Supabase PostgreSQL in AWS): the worker shares its models.

@@ -2,7 +2,7 @@
 
 | queue              | type (attribute or body field) | handler                     |
 |--------------------|--------------------------------|-----------------------------|
-| push-notifications | `push.send` (the default)      | handlers/push.py            |
+| push-notifications | `push.requested` (the default) | handlers/push.py           |
 | webhook-events     | `webhook.received` (default)   | handlers/webhooks.py        |
 | background-jobs    | `job.<name>`                   | handlers/jobs.py            |
 
@@ -21,7 +21,7 @@ from ..policy import PoisonMessage
 Handler = Callable[[Message], None]
 
 # The type a message gets when it names none, by queue name (without the environment prefix).
-DEFAULT_TYPES = {"push-notifications": "push.send", "webhook-events": "webhook.received"}
+DEFAULT_TYPES = {"push-notifications": "push.requested", "webhook-events": "webhook.received"}
 
 
 class Registry:

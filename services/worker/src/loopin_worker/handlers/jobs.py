@@ -29,7 +29,7 @@ class PurgeProcessedMessages:
 
         def effect() -> int:
             deleted, _ = ProcessedMessage.objects.filter(processed_at__lt=cutoff).delete()
-            return deleted
+            return int(deleted)
 
         _, deleted = commit_once(message, ProcessedMessage.Outcome.SUCCEEDED, effect)
         log.info("purged processed messages", extra={"deleted": deleted or 0})

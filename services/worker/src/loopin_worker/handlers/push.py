@@ -1,4 +1,4 @@
-"""push.send: deliver a NotificationRequest to its user's devices, exactly once in effect.
+"""push.requested: deliver a NotificationRequest to its user's devices, exactly once in effect.
 
 1. Already in ProcessedMessage -> nothing to do (a redelivery).
 2. Send through the provider with the message's idempotency key: if a previous try reached
@@ -33,7 +33,7 @@ def _notification_id(message: Message) -> uuid.UUID:
     try:
         return uuid.UUID(str(raw))
     except ValueError as exc:
-        raise PoisonMessage("push.send without a valid notification_id") from exc
+        raise PoisonMessage("push.requested without a valid notification_id") from exc
 
 
 class PushHandler:

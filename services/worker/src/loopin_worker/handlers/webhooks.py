@@ -33,8 +33,10 @@ def handle_webhook(message: Message) -> None:
         notification_id = event.get("notification_id") or event.get("id")
         failed = event.get("event") in ("notification.failed", "failed")
         if provider == "onesignal" and notification_id and failed:
-            return PushDelivery.objects.filter(provider_id=str(notification_id)).update(
-                status=PushDelivery.Status.FAILED, error="reported failed by OneSignal"
+            return int(
+                PushDelivery.objects.filter(provider_id=str(notification_id)).update(
+                    status=PushDelivery.Status.FAILED, error="reported failed by OneSignal"
+                )
             )
         return 0
 
