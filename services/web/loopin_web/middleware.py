@@ -8,12 +8,14 @@ import time
 import uuid
 from typing import Any
 
+import sentry_sdk
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from .logs import request_id_var
 from .ratelimit import RateLimited, RateLimiter, client_ip
 
 access_log = logging.getLogger("loopin_web.access")
+log = logging.getLogger(__name__)
 
 # Liveness must answer even when Redis is slow or a client is over its budget.
 UNLIMITED_PATHS = frozenset({"/health", "/ready"})
@@ -48,12 +50,14 @@ class RequestContextMiddleware:
         scope["state"]["client_ip"] = ip
         started = time.perf_counter()
         status = 500
+        response_started = False
         rid_header = (b"x-request-id", request_id.encode())
 
         async def send_with_id(message: Message) -> None:
-            nonlocal status
+            nonlocal status, response_started
             if message["type"] == "http.response.start":
                 status = message["status"]
+                response_started = True
                 message["headers"] = [*message.get("headers", []), rid_header]
             await send(message)
 
@@ -65,6 +69,15 @@ class RequestContextMiddleware:
                     await _send_json(send_with_id, 429, {"detail": "too many requests"}, exc.retry_after)
                     return
             await self.app(scope, receive, send_with_id)
+        except Exception as exc:
+            # Answer here rather than in Starlette's outer error middleware, so the 500 still
+            # carries the request ID; the body says nothing about the failure.
+            log.error("unhandled error", exc_info=exc)
+            sentry_sdk.capture_exception(exc)
+            if not response_started:
+                await _send_json(
+                    send_with_id, 500, {"detail": "internal server error", "request_id": request_id}, None
+                )
         finally:
             access_log.info(
                 "request",
@@ -78,17 +91,10 @@ class RequestContextMiddleware:
             request_id_var.reset(token)
 
 
-async def _send_json(send: Any, status: int, body: dict[str, Any], retry_after: int) -> None:
+async def _send_json(send: Any, status: int, body: dict[str, Any], retry_after: int | None) -> None:
     payload = json.dumps(body).encode()
-    await send(
-        {
-            "type": "http.response.start",
-            "status": status,
-            "headers": [
-                (b"content-type", b"application/json"),
-                (b"content-length", str(len(payload)).encode()),
-                (b"retry-after", str(retry_after).encode()),
-            ],
-        }
-    )
+    headers = [(b"content-type", b"application/json"), (b"content-length", str(len(payload)).encode())]
+    if retry_after is not None:
+        headers.append((b"retry-after", str(retry_after).encode()))
+    await send({"type": "http.response.start", "status": status, "headers": headers})
     await send({"type": "http.response.body", "body": payload})

@@ -11,7 +11,6 @@ from fastapi.responses import JSONResponse
 from pydantic import BaseModel
 
 from ..db import DatabaseUnavailable
-from ..logs import request_id_var
 from ..ratelimit import RateLimited
 
 log = logging.getLogger(__name__)
@@ -68,12 +67,4 @@ def install(app: FastAPI) -> None:
             {"detail": "service temporarily unavailable"},
             status.HTTP_503_SERVICE_UNAVAILABLE,
             headers={"Retry-After": "5"},
-        )
-
-    @app.exception_handler(Exception)
-    async def _crash(request: Request, exc: Exception) -> JSONResponse:
-        log.error("unhandled error", exc_info=exc)
-        return JSONResponse(
-            {"detail": "internal server error", "request_id": request_id_var.get()},
-            status.HTTP_500_INTERNAL_SERVER_ERROR,
         )

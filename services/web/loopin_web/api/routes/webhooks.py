@@ -7,8 +7,6 @@ through the outbox, so an SQS outage loses nothing.
 
 from __future__ import annotations
 
-import hashlib
-import hmac
 import json
 import time
 from typing import Annotated
@@ -17,17 +15,13 @@ from fastapi import APIRouter, Header, HTTPException, Path, Request, status
 
 from ...db import run_db
 from ...notifications import service
+from ...webhook_signing import WINDOW_SECONDS, sign, verify
 from ..deps import SettingsDep
 from ..errors import _doc
 from ..schemas import Accepted
 
 router = APIRouter(prefix="/webhooks", tags=["webhooks"])
-WINDOW_SECONDS = 300
 MAX_BODY_BYTES = 64 * 1024
-
-
-def sign(secret: str, timestamp: str, body: bytes) -> str:
-    return "v1=" + hmac.new(secret.encode(), timestamp.encode() + b"." + body, hashlib.sha256).hexdigest()
 
 
 @router.post(
@@ -61,8 +55,7 @@ async def receive_webhook(
         raise HTTPException(status.HTTP_401_UNAUTHORIZED, detail="missing signature headers")
     if abs(time.time() - int(x_loopin_timestamp)) > WINDOW_SECONDS:
         raise HTTPException(status.HTTP_401_UNAUTHORIZED, detail="timestamp outside the allowed window")
-    expected = sign(secret, x_loopin_timestamp, body)
-    if not hmac.compare_digest(expected.encode(), x_loopin_signature.encode()):
+    if not verify(secret, x_loopin_timestamp, body, x_loopin_signature):
         raise HTTPException(status.HTTP_401_UNAUTHORIZED, detail="bad signature")
     try:
         payload = json.loads(body)
@@ -71,7 +64,13 @@ async def receive_webhook(
     if not isinstance(payload, dict):
         raise HTTPException(status.HTTP_422_UNPROCESSABLE_CONTENT, detail="body must be a JSON object")
     try:
-        await run_db(service.accept_webhook, provider, expected[3:], payload, request.state.request_id)
+        await run_db(
+            service.accept_webhook,
+            provider,
+            sign(secret, x_loopin_timestamp, body)[3:],
+            payload,
+            request.state.request_id,
+        )
     except service.Replay as exc:
         raise HTTPException(status.HTTP_409_CONFLICT, detail="delivery already accepted") from exc
     return Accepted()
