@@ -129,9 +129,11 @@ def log_out(session_id: uuid.UUID) -> tuple[uuid.UUID, ...]:
 
 def session_is_active(session_id: uuid.UUID, user_id: uuid.UUID) -> bool:
     now = timezone.now()
-    return AuthSession.objects.filter(
-        id=session_id, user_id=user_id, revoked_at__isnull=True, expires_at__gt=now, user__is_active=True
-    ).exists()
+    return bool(
+        AuthSession.objects.filter(
+            id=session_id, user_id=user_id, revoked_at__isnull=True, expires_at__gt=now, user__is_active=True
+        ).exists()
+    )
 
 
 def change_password(

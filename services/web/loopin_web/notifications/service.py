@@ -102,7 +102,7 @@ def get_notification(user_id: uuid.UUID, notification_id: uuid.UUID) -> dict[str
 
 
 def is_staff(user_id: uuid.UUID) -> bool:
-    return User.objects.filter(pk=user_id, is_staff=True).exists()
+    return bool(User.objects.filter(pk=user_id, is_staff=True).exists())
 
 
 def accept_webhook(provider: str, signature: str, payload: Any, request_id: str) -> None:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import uuid
+from typing import Any
 
 from fastapi import APIRouter, HTTPException, Response, status
 
@@ -13,7 +14,7 @@ from ..errors import AUTH_RESPONSES, _doc
 from ..schemas import DeviceIn, DeviceOut
 
 router = APIRouter(prefix="/devices", tags=["devices"], responses=AUTH_RESPONSES)
-NOT_FOUND = {404: _doc("No such device for this user")}
+NOT_FOUND: dict[int | str, dict[str, Any]] = {404: _doc("No such device for this user")}
 
 
 @router.post(

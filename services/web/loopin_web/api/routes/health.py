@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import time
+from functools import partial
 from typing import Any
 
 import anyio
@@ -60,7 +61,7 @@ async def ready(request: Request) -> JSONResponse:
             raise LookupError("no SQS queue URLs configured")
         for url in urls:
             await anyio.to_thread.run_sync(
-                lambda u=url: state.sqs.get_queue_attributes(QueueUrl=u, AttributeNames=["QueueArn"])
+                partial(state.sqs.get_queue_attributes, QueueUrl=url, AttributeNames=["QueueArn"])
             )
 
     checks = {"postgresql": await _timed(postgres), "redis": await _timed(redis), "sqs": await _timed(sqs)}
