@@ -8,6 +8,7 @@ Callers fall back to PostgreSQL (cache) or let the request through (rate limits)
 from __future__ import annotations
 
 import asyncio
+import hashlib
 import json
 import logging
 import time
@@ -16,7 +17,7 @@ from collections.abc import Awaitable, Callable
 from typing import Any, TypeVar
 
 import redis.asyncio as aioredis
-from redis.exceptions import RedisError
+from redis.exceptions import NoScriptError, RedisError
 
 log = logging.getLogger(__name__)
 T = TypeVar("T")
@@ -84,6 +85,18 @@ class RedisGuard:
             )
             self._down_since = None
         return result
+
+    async def script(self, lua: str, keys: list[str], args: list[str | int]) -> Any:
+        """Run a Lua script in one round trip (EVALSHA, loading it on first use per server)."""
+        sha = hashlib.sha1(lua.encode(), usedforsecurity=False).hexdigest()
+
+        async def call(client: aioredis.Redis) -> Any:
+            try:
+                return await client.evalsha(sha, len(keys), *keys, *args)
+            except NoScriptError:
+                return await client.eval(lua, len(keys), *keys, *args)
+
+        return await self.run(call)
 
     async def get_json(self, key: str) -> Any | None:
         try:

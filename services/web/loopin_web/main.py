@@ -11,7 +11,7 @@ from contextlib import asynccontextmanager
 
 import boto3
 from botocore.config import Config
-from fastapi import APIRouter, FastAPI
+from fastapi import FastAPI
 from starlette.staticfiles import StaticFiles
 
 from . import django_setup, sentry
@@ -65,6 +65,7 @@ def create_app(settings: Settings | None = None, *, configure_logs: bool = True)
         audience=settings.JWT_AUDIENCE,
     )
     app.state.user_limiter = RateLimiter(redis, settings.RATE_LIMIT_PER_USER_PER_MINUTE, "user")
+    app.state.ip_limiter = RateLimiter(redis, settings.RATE_LIMIT_PER_IP_PER_MINUTE, "ip")
     app.state.sqs = boto3.client(
         "sqs",
         region_name=settings.AWS_REGION,
@@ -75,11 +76,11 @@ def create_app(settings: Settings | None = None, *, configure_logs: bool = True)
     # Route modules import Django models, which exist only once Django is set up (above).
     from .api.routes import auth, devices, health, me, notifications, webhooks
 
+    # /v1/me first: it is the hottest route and routes are matched in order.
+    app.include_router(me.router, prefix="/v1")
     app.include_router(health.router)
-    v1 = APIRouter(prefix="/v1")
-    for module in (auth, me, devices, notifications, webhooks):
-        v1.include_router(module.router)
-    app.include_router(v1)
+    for module in (auth, devices, notifications, webhooks):
+        app.include_router(module.router, prefix="/v1")
 
     from django.core.asgi import get_asgi_application
 
@@ -89,7 +90,7 @@ def create_app(settings: Settings | None = None, *, configure_logs: bool = True)
     app.mount("/admin", get_asgi_application(), name="admin")
     app.add_middleware(
         RequestContextMiddleware,
-        ip_limiter=RateLimiter(redis, settings.RATE_LIMIT_PER_IP_PER_MINUTE, "ip"),
+        ip_limiter=app.state.ip_limiter,
         trusted_hops=settings.TRUSTED_PROXY_HOPS,
     )
     return app

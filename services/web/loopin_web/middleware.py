@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import json
 import logging
 import time
@@ -61,14 +62,23 @@ class RequestContextMiddleware:
                 message["headers"] = [*message.get("headers", []), rid_header]
             await send(message)
 
+        limited = self.ip_limiter is not None and scope["path"] not in UNLIMITED_PATHS
+        # A request with a bearer token has its IP counted by the auth dependency, in the same
+        # Redis round trip as the user's count; if it never gets that far, we count it after.
+        deferred = limited and "authorization" in headers
         try:
-            if self.ip_limiter is not None and scope["path"] not in UNLIMITED_PATHS:
+            if limited and not deferred:
+                assert self.ip_limiter is not None
                 try:
                     await self.ip_limiter.hit(ip)
                 except RateLimited as exc:
                     await _send_json(send_with_id, 429, {"detail": "too many requests"}, exc.retry_after)
                     return
             await self.app(scope, receive, send_with_id)
+            if deferred and not scope["state"].get("ip_counted"):
+                assert self.ip_limiter is not None
+                with contextlib.suppress(RateLimited):
+                    await self.ip_limiter.hit(ip)
         except Exception as exc:
             # Answer here rather than in Starlette's outer error middleware, so the 500 still
             # carries the request ID; the body says nothing about the failure.

@@ -14,6 +14,13 @@ from .cache import CacheUnavailable, RedisGuard
 
 WINDOW_SECONDS = 60
 
+# INCR and set the window's expiry in one round trip.
+COUNT_LUA = """
+local count = redis.call('INCR', KEYS[1])
+if count == 1 then redis.call('EXPIRE', KEYS[1], ARGV[1]) end
+return count
+"""
+
 
 def client_ip(peer: str | None, forwarded_for: str | None, trusted_hops: int) -> str:
     if trusted_hops == 0 or not forwarded_for:
@@ -36,20 +43,17 @@ class RateLimiter:
     limit: int
     scope: str
 
-    async def hit(self, identity: str) -> None:
-        """Count one request; raise RateLimited over the limit. Redis down: allow (fail open)."""
-        window = int(time.time()) // WINDOW_SECONDS
-        key = f"rl:{self.scope}:{identity}:{window}"
+    def key(self, identity: str) -> str:
+        return f"rl:{self.scope}:{identity}:{int(time.time()) // WINDOW_SECONDS}"
 
-        async def incr(client):  # type: ignore[no-untyped-def]
-            async with client.pipeline(transaction=False) as pipe:
-                pipe.incr(key)
-                pipe.expire(key, WINDOW_SECONDS + 1)
-                return await pipe.execute()
-
-        try:
-            count, _ = await self.redis.run(incr)
-        except CacheUnavailable:
-            return
+    def check(self, count: int) -> None:
         if count > self.limit:
             raise RateLimited(WINDOW_SECONDS - int(time.time()) % WINDOW_SECONDS or 1)
+
+    async def hit(self, identity: str) -> None:
+        """Count one request; raise RateLimited over the limit. Redis down: allow (fail open)."""
+        try:
+            count = await self.redis.script(COUNT_LUA, [self.key(identity)], [WINDOW_SECONDS + 1])
+        except CacheUnavailable:
+            return
+        self.check(int(count))

@@ -12,7 +12,7 @@ from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 from ..accounts import service as accounts
 from ..cache import CacheUnavailable, RedisGuard
 from ..db import run_db
-from ..ratelimit import RateLimiter
+from ..ratelimit import WINDOW_SECONDS, RateLimiter
 from ..settings import Settings
 from ..tokens import TokenInvalid, TokenSigner
 
@@ -22,17 +22,17 @@ REVOKED_TTL = 15 * 60  # an access token outlives its session by at most its own
 bearer = HTTPBearer(auto_error=False, description="Access token from /v1/auth/login")
 
 
-def get_settings(request: Request) -> Settings:
+async def get_settings(request: Request) -> Settings:
     settings: Settings = request.app.state.settings
     return settings
 
 
-def get_redis(request: Request) -> RedisGuard:
+async def get_redis(request: Request) -> RedisGuard:
     guard: RedisGuard = request.app.state.redis
     return guard
 
 
-def get_signer(request: Request) -> TokenSigner:
+async def get_signer(request: Request) -> TokenSigner:
     signer: TokenSigner = request.app.state.signer
     return signer
 
@@ -46,6 +46,7 @@ SignerDep = Annotated[TokenSigner, Depends(get_signer)]
 class CurrentUser:
     id: uuid.UUID
     session_id: uuid.UUID
+    cached_profile: str | None = None  # the `me:` cache entry, fetched in the same round trip
 
 
 def unauthorized(reason: str) -> HTTPException:
@@ -54,17 +55,26 @@ def unauthorized(reason: str) -> HTTPException:
     )
 
 
-async def session_active(redis: RedisGuard, session_id: uuid.UUID, user_id: uuid.UUID) -> bool:
-    """Session state from Redis ("1" active, "0" revoked), else from PostgreSQL."""
-    key = f"sess:{session_id}"
-    try:
-        cached = await redis.run(lambda r: r.get(key))
-    except CacheUnavailable:
-        return await run_db(accounts.session_is_active, session_id, user_id)
-    if cached is not None:
-        return bool(cached == "1")
+# One round trip per authenticated request: count it against the user's rate limit, read the
+# session state ("1" active, "0" revoked, nil unknown) and, when asked, a cached value (KEYS[3]).
+# KEYS: user counter, IP counter, session state, optional cache entry.
+AUTH_LUA = """
+local user = redis.call('INCR', KEYS[1])
+if user == 1 then redis.call('EXPIRE', KEYS[1], ARGV[1]) end
+local ip = redis.call('INCR', KEYS[2])
+if ip == 1 then redis.call('EXPIRE', KEYS[2], ARGV[1]) end
+local extra = false
+if KEYS[4] then extra = redis.call('GET', KEYS[4]) end
+return {user, ip, redis.call('GET', KEYS[3]), extra}
+"""
+
+
+async def session_active_in_db(redis: RedisGuard, session_id: uuid.UUID, user_id: uuid.UUID) -> bool:
+    """Session state from PostgreSQL, remembered in Redis."""
     active = await run_db(accounts.session_is_active, session_id, user_id)
-    await redis.set(key, "1" if active else "0", SESSION_CACHE_TTL if active else REVOKED_TTL)
+    await redis.set(
+        f"sess:{session_id}", "1" if active else "0", SESSION_CACHE_TTL if active else REVOKED_TTL
+    )
     return active
 
 
@@ -74,22 +84,46 @@ async def mark_revoked(redis: RedisGuard, session_ids: tuple[uuid.UUID, ...]) ->
 
 
 async def current_user(
-    request: Request,
-    signer: SignerDep,
-    redis: RedisDep,
-    credentials: Annotated[HTTPAuthorizationCredentials | None, Depends(bearer)],
+    request: Request, credentials: Annotated[HTTPAuthorizationCredentials | None, Depends(bearer)]
 ) -> CurrentUser:
+    """The user of a valid, unrevoked access token, counted against the user and IP rate limits.
+
+    Runs on every authenticated request, so it reads app.state directly rather than through
+    further dependencies, and talks to Redis once."""
+    state = request.app.state
+    signer: TokenSigner = state.signer
+    redis: RedisGuard = state.redis
     if credentials is None:
         raise unauthorized("missing bearer token")
     try:
         claims = signer.decode(credentials.credentials, "access")
     except TokenInvalid as exc:
         raise unauthorized("invalid access token") from exc
-    if not await session_active(redis, claims.sid, claims.sub):
+    user_limiter: RateLimiter = state.user_limiter
+    ip_limiter: RateLimiter = state.ip_limiter
+    keys = [user_limiter.key(str(claims.sub)), ip_limiter.key(request.state.client_ip), f"sess:{claims.sid}"]
+    if request.scope["path"] == "/v1/me" and request.scope["method"] == "GET":
+        keys.append(profile_key(claims.sub))
+    try:
+        user_count, ip_count, session_state, profile = await redis.script(
+            AUTH_LUA, keys, [WINDOW_SECONDS + 1]
+        )
+    except CacheUnavailable:
+        user_count, ip_count, session_state, profile = 0, 0, None, None  # fail open; state from PostgreSQL
+    request.state.ip_counted = True
+    ip_limiter.check(int(ip_count))
+    user_limiter.check(int(user_count))
+    if session_state is None:
+        active = await session_active_in_db(redis, claims.sid, claims.sub)
+    else:
+        active = session_state == "1"
+    if not active:
         raise unauthorized("session ended")
-    user_limiter: RateLimiter = request.app.state.user_limiter
-    await user_limiter.hit(str(claims.sub))
-    return CurrentUser(id=claims.sub, session_id=claims.sid)
+    return CurrentUser(id=claims.sub, session_id=claims.sid, cached_profile=profile)
+
+
+def profile_key(user_id: uuid.UUID) -> str:
+    return f"me:{user_id}"
 
 
 CurrentUserDep = Annotated[CurrentUser, Depends(current_user)]

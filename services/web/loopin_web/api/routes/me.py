@@ -4,12 +4,11 @@ from __future__ import annotations
 
 import json
 
-from fastapi import APIRouter, Response
+from fastapi import APIRouter, Request, Response
 
 from ...accounts import service as accounts
-from ...cache import CacheUnavailable
 from ...db import run_db
-from ..deps import CurrentUserDep, RedisDep, unauthorized
+from ..deps import CurrentUserDep, RedisDep, profile_key, unauthorized
 from ..errors import AUTH_RESPONSES
 from ..schemas import Profile, ProfileUpdateIn
 
@@ -17,23 +16,16 @@ router = APIRouter(tags=["me"], responses=AUTH_RESPONSES)
 PROFILE_TTL = 300
 
 
-def _key(user: CurrentUserDep) -> str:
-    return f"me:{user.id}"
-
-
 @router.get("/me", response_model=Profile)
-async def read_me(user: CurrentUserDep, redis: RedisDep) -> Response:
-    key = _key(user)
-    try:
-        raw = await redis.run(lambda r: r.get(key))
-    except CacheUnavailable:
-        raw = None
+async def read_me(user: CurrentUserDep, request: Request) -> Response:
+    key = profile_key(user.id)
+    raw = user.cached_profile  # read by the auth dependency in the same Redis round trip
     if raw is None:
         profile = await run_db(accounts.profile, user.id)
         if profile is None:
             raise unauthorized("user not found")
         raw = json.dumps(profile, separators=(",", ":"))
-        await redis.set(key, raw, PROFILE_TTL)
+        await request.app.state.redis.set(key, raw, PROFILE_TTL)
     # Already JSON in the shape of Profile: skip re-validation, the hot path of the API.
     return Response(content=raw, media_type="application/json")
 
@@ -43,5 +35,5 @@ async def update_me(body: ProfileUpdateIn, user: CurrentUserDep, redis: RedisDep
     profile = await run_db(accounts.update_profile, user.id, body.display_name)
     if profile is None:
         raise unauthorized("user not found")
-    await redis.delete(_key(user))
+    await redis.delete(profile_key(user.id))
     return Profile.model_validate(profile)
