@@ -12,7 +12,7 @@ cd "$(dirname "$0")/../.."
 BASE_IMAGE=${BASE_IMAGE:-python:3.11-slim-bookworm}
 TAG=${IMAGE_TAG:-dev}
 PYTHON=${PYTHON:-.venv/bin/python}
-STAGE=${IMAGE_STAGE:-.build/images}
+STAGE=${IMAGE_STAGE:-.state/image-context}
 
 runtime_requirements() {
     # Pinned runtime lines of each requirements file given (editable installs and the test section

@@ -24,7 +24,9 @@ log = logging.getLogger("loopin_worker")
 
 def sqs_client(settings: WorkerSettings) -> Any:
     config = Config(
-        max_pool_connections=settings.concurrency + 2 * len(settings.queue_names) + 2,
+        max_pool_connections=settings.concurrency
+        + 2 * settings.pollers_per_queue * len(settings.queue_names)
+        + 2,
         retries={"mode": "standard", "max_attempts": 3},
         # Long polls hold the connection for WaitTimeSeconds: the read timeout must exceed it.
         read_timeout=settings.wait_time_seconds + 10,
@@ -110,6 +112,7 @@ def run(settings: WorkerSettings) -> int:
         batch_size=settings.batch_size,
         wait_time_seconds=settings.wait_time_seconds,
         concurrency=settings.concurrency,
+        pollers_per_queue=settings.pollers_per_queue,
         liveness=liveness,
     )
     relay = None

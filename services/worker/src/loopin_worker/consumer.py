@@ -77,6 +77,7 @@ class Consumer:
         batch_size: int = 10,
         wait_time_seconds: int = 20,
         concurrency: int = 10,
+        pollers_per_queue: int = 1,
         liveness: Liveness | None = None,
     ) -> None:
         self.sqs = sqs
@@ -85,6 +86,7 @@ class Consumer:
         self.policy = policy
         self.batch_size = batch_size
         self.wait_time_seconds = wait_time_seconds
+        self.pollers_per_queue = pollers_per_queue
         self.liveness = liveness or Liveness()
         self.stopping = threading.Event()
         self._pool = ThreadPoolExecutor(max_workers=concurrency, thread_name_prefix="handler")
@@ -93,10 +95,12 @@ class Consumer:
     # -- lifecycle -------------------------------------------------------------------------
     def start(self) -> None:
         for queue in self.queue_urls:
-            thread = threading.Thread(target=self._poll_forever, args=(queue,), name=f"poll-{queue}")
-            thread.daemon = True  # a second signal must be able to exit without joining them
-            thread.start()
-            self._pollers.append(thread)
+            # More than one poller per queue overlaps the next receive with the current batch.
+            for i in range(self.pollers_per_queue):
+                thread = threading.Thread(target=self._poll_forever, args=(queue,), name=f"poll-{queue}-{i}")
+                thread.daemon = True  # a second signal must be able to exit without joining them
+                thread.start()
+                self._pollers.append(thread)
         log.info("consumer started", extra={"queues": list(self.queue_urls)})
 
     def stop(self) -> None:

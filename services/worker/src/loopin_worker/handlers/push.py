@@ -11,7 +11,8 @@ from __future__ import annotations
 import logging
 import uuid
 
-from django.db.models import QuerySet
+from django.db.models import Exists, QuerySet
+from django.utils import timezone
 from loopin_web.notifications.models import (
     Device,
     NotificationRequest,
@@ -42,10 +43,16 @@ class PushHandler:
 
     def __call__(self, message: Message) -> None:
         notification_id = _notification_id(message)
-        if already_processed(message):
+        # One round trip for "is it done already?" and "what is it?" (this runs for every push).
+        processed = ProcessedMessage.objects.filter(idempotency_key=message.idempotency_key)
+        notification = (
+            NotificationRequest.objects.filter(id=notification_id).annotate(done=Exists(processed)).first()
+        )
+        if (notification is not None and notification.done) or (
+            notification is None and already_processed(message)
+        ):
             log.info("already delivered, dropping the redelivery")
             return
-        notification = NotificationRequest.objects.filter(id=notification_id).first()
         if notification is None:
             # Deleted with its user after it was queued: nothing to send, ever.
             commit_once(message, ProcessedMessage.Outcome.SKIPPED, lambda: None)
@@ -100,8 +107,7 @@ def _devices(notification: NotificationRequest) -> QuerySet[Device]:
 
 
 def _set_status(notification: NotificationRequest, status: str) -> None:
-    notification.status = status
-    notification.save(update_fields=["status", "updated_at"])
+    NotificationRequest.objects.filter(id=notification.id).update(status=status, updated_at=timezone.now())
 
 
 def _record(notification: NotificationRequest, devices: list[Device], result: PushResult) -> None:
