@@ -18,6 +18,8 @@ from typing import IO, Any
 request_id_var: ContextVar[str] = ContextVar("request_id", default="-")
 
 REDACTED = "[redacted]"
+# `extra={PRESCRUBBED: True}` marks a record whose message and fields were already scrubbed.
+PRESCRUBBED = "_prescrubbed"
 SENSITIVE_KEY = re.compile(
     r"pass(word)?|secret|token|authorization|cookie|e-?mail|phone|signature|dsn|api[-_]?key", re.I
 )
@@ -70,6 +72,8 @@ class PiiScrubber(logging.Filter):
     """Rewrites each record's message and extras before any formatter sees them."""
 
     def filter(self, record: logging.LogRecord) -> bool:
+        if record.__dict__.pop(PRESCRUBBED, False):
+            return True  # built from scrubbed values by our own code (the per-request access line)
         try:
             message = record.getMessage()
         except (TypeError, ValueError):
@@ -118,7 +122,7 @@ def configure_logging(level: str = "INFO", stream: IO[str] | None = None) -> Non
     logging.logThreads = False
     logging.logProcesses = False
     logging.logMultiprocessing = False
-    logging._srcfile = None  # type: ignore[attr-defined]  # no caller lookup (file/line)
+    logging._srcfile = None  # no caller lookup (file/line)
     root = logging.getLogger()
     for old in list(root.handlers):
         if getattr(old, "_loopin", False):

@@ -19,7 +19,8 @@ from .api import errors
 from .cache import RedisGuard
 from .logs import configure_logging
 from .middleware import RequestContextMiddleware
-from .ratelimit import RateLimiter
+from .nearcache import NearCache
+from .ratelimit import HitCounter, RateLimiter
 from .settings import Settings
 from .tokens import TokenSigner
 
@@ -64,8 +65,10 @@ def create_app(settings: Settings | None = None, *, configure_logs: bool = True)
         issuer=settings.JWT_ISSUER,
         audience=settings.JWT_AUDIENCE,
     )
-    app.state.user_limiter = RateLimiter(redis, settings.RATE_LIMIT_PER_USER_PER_MINUTE, "user")
-    app.state.ip_limiter = RateLimiter(redis, settings.RATE_LIMIT_PER_IP_PER_MINUTE, "ip")
+    app.state.near = NearCache()
+    counter = HitCounter(redis)
+    app.state.user_limiter = RateLimiter(counter, settings.RATE_LIMIT_PER_USER_PER_MINUTE, "user")
+    app.state.ip_limiter = RateLimiter(counter, settings.RATE_LIMIT_PER_IP_PER_MINUTE, "ip")
     app.state.sqs = boto3.client(
         "sqs",
         region_name=settings.AWS_REGION,

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import contextlib
 import json
 import logging
 import time
@@ -12,7 +11,7 @@ from typing import Any
 import sentry_sdk
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
-from .logs import request_id_var
+from .logs import PRESCRUBBED, request_id_var, scrub_text
 from .ratelimit import RateLimited, RateLimiter, client_ip
 
 access_log = logging.getLogger("loopin_web.access")
@@ -62,23 +61,14 @@ class RequestContextMiddleware:
                 message["headers"] = [*message.get("headers", []), rid_header]
             await send(message)
 
-        limited = self.ip_limiter is not None and scope["path"] not in UNLIMITED_PATHS
-        # A request with a bearer token has its IP counted by the auth dependency, in the same
-        # Redis round trip as the user's count; if it never gets that far, we count it after.
-        deferred = limited and "authorization" in headers
         try:
-            if limited and not deferred:
-                assert self.ip_limiter is not None
+            if self.ip_limiter is not None and scope["path"] not in UNLIMITED_PATHS:
                 try:
-                    await self.ip_limiter.hit(ip)
+                    self.ip_limiter.hit(ip)
                 except RateLimited as exc:
                     await _send_json(send_with_id, 429, {"detail": "too many requests"}, exc.retry_after)
                     return
             await self.app(scope, receive, send_with_id)
-            if deferred and not scope["state"].get("ip_counted"):
-                assert self.ip_limiter is not None
-                with contextlib.suppress(RateLimited):
-                    await self.ip_limiter.hit(ip)
         except Exception as exc:
             # Answer here rather than in Starlette's outer error middleware, so the 500 still
             # carries the request ID; the body says nothing about the failure.
@@ -92,8 +82,9 @@ class RequestContextMiddleware:
             access_log.info(
                 "request",
                 extra={
+                    PRESCRUBBED: True,
                     "method": scope["method"],
-                    "path": scope["path"],
+                    "path": scrub_text(scope["path"]),
                     "status": status,
                     "duration_ms": round((time.perf_counter() - started) * 1000, 2),
                 },

@@ -12,7 +12,8 @@ from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 from ..accounts import service as accounts
 from ..cache import CacheUnavailable, RedisGuard
 from ..db import run_db
-from ..ratelimit import WINDOW_SECONDS, RateLimiter
+from ..nearcache import NearCache
+from ..ratelimit import RateLimiter
 from ..settings import Settings
 from ..tokens import TokenInvalid, TokenSigner
 
@@ -55,20 +56,6 @@ def unauthorized(reason: str) -> HTTPException:
     )
 
 
-# One round trip per authenticated request: count it against the user's rate limit, read the
-# session state ("1" active, "0" revoked, nil unknown) and, when asked, a cached value (KEYS[3]).
-# KEYS: user counter, IP counter, session state, optional cache entry.
-AUTH_LUA = """
-local user = redis.call('INCR', KEYS[1])
-if user == 1 then redis.call('EXPIRE', KEYS[1], ARGV[1]) end
-local ip = redis.call('INCR', KEYS[2])
-if ip == 1 then redis.call('EXPIRE', KEYS[2], ARGV[1]) end
-local extra = false
-if KEYS[4] then extra = redis.call('GET', KEYS[4]) end
-return {user, ip, redis.call('GET', KEYS[3]), extra}
-"""
-
-
 async def session_active_in_db(redis: RedisGuard, session_id: uuid.UUID, user_id: uuid.UUID) -> bool:
     """Session state from PostgreSQL, remembered in Redis."""
     active = await run_db(accounts.session_is_active, session_id, user_id)
@@ -78,41 +65,69 @@ async def session_active_in_db(redis: RedisGuard, session_id: uuid.UUID, user_id
     return active
 
 
-async def mark_revoked(redis: RedisGuard, session_ids: tuple[uuid.UUID, ...]) -> None:
+async def mark_revoked(request: Request, session_ids: tuple[uuid.UUID, ...]) -> None:
+    """Make revoked sessions' access tokens fail here at once and in other tasks within NEAR_TTL."""
+    near: NearCache = request.app.state.near
+    redis: RedisGuard = request.app.state.redis
     for session_id in session_ids:
+        near.put(f"sess:{session_id}", "0")
         await redis.set(f"sess:{session_id}", "0", REVOKED_TTL)
+
+
+async def _cached_state(
+    request: Request, session_key: str, extra_key: str | None
+) -> tuple[str | None, str | None]:
+    """Session state and (optionally) one more cached value: process cache first, then Redis."""
+    near: NearCache = request.app.state.near
+    session_state = near.get(session_key)
+    extra = near.get(extra_key) if extra_key else None
+    if session_state is not None and (extra_key is None or extra is not None):
+        return session_state, extra
+    keys = [session_key] if extra_key is None else [session_key, extra_key]
+    redis: RedisGuard = request.app.state.redis
+    try:
+        raw = await redis.run(lambda r: r.mget(keys))
+        values = [None if v is None else str(v) for v in raw]  # decode_responses: already str
+    except CacheUnavailable:
+        return None, None
+    for key, value in zip(keys, values, strict=True):
+        if value is not None:
+            near.put(key, value)
+    return values[0], values[1] if extra_key else None
 
 
 async def current_user(
     request: Request, credentials: Annotated[HTTPAuthorizationCredentials | None, Depends(bearer)]
 ) -> CurrentUser:
-    """The user of a valid, unrevoked access token, counted against the user and IP rate limits.
+    """The user of a valid, unrevoked access token (401 otherwise); counts the user's rate limit."""
+    return await authenticate(request, credentials.credentials if credentials else None)
+
+
+def bearer_token(request: Request) -> str | None:
+    scheme, _, token = request.headers.get("authorization", "").partition(" ")
+    return token.strip() or None if scheme.lower() == "bearer" else None
+
+
+async def authenticate(request: Request, token: str | None) -> CurrentUser:
+    """What `current_user` does, callable without FastAPI's dependency machinery for hot routes.
 
     Runs on every authenticated request, so it reads app.state directly rather than through
-    further dependencies, and talks to Redis once."""
+    further dependencies, and usually answers from the process cache without any network call."""
     state = request.app.state
     signer: TokenSigner = state.signer
     redis: RedisGuard = state.redis
-    if credentials is None:
+    if token is None:
         raise unauthorized("missing bearer token")
     try:
-        claims = signer.decode(credentials.credentials, "access")
+        claims = signer.decode(token, "access")
     except TokenInvalid as exc:
         raise unauthorized("invalid access token") from exc
     user_limiter: RateLimiter = state.user_limiter
-    ip_limiter: RateLimiter = state.ip_limiter
-    keys = [user_limiter.key(str(claims.sub)), ip_limiter.key(request.state.client_ip), f"sess:{claims.sid}"]
-    if request.scope["path"] == "/v1/me" and request.scope["method"] == "GET":
-        keys.append(profile_key(claims.sub))
-    try:
-        user_count, ip_count, session_state, profile = await redis.script(
-            AUTH_LUA, keys, [WINDOW_SECONDS + 1]
-        )
-    except CacheUnavailable:
-        user_count, ip_count, session_state, profile = 0, 0, None, None  # fail open; state from PostgreSQL
-    request.state.ip_counted = True
-    ip_limiter.check(int(ip_count))
-    user_limiter.check(int(user_count))
+    user_limiter.hit(str(claims.sub))
+    wants_profile = request.scope["path"] == "/v1/me" and request.scope["method"] == "GET"
+    session_state, profile = await _cached_state(
+        request, f"sess:{claims.sid}", profile_key(claims.sub) if wants_profile else None
+    )
     if session_state is None:
         active = await session_active_in_db(redis, claims.sid, claims.sub)
     else:

@@ -2,12 +2,12 @@
 
 from __future__ import annotations
 
-from fastapi import APIRouter, HTTPException, Response, status
+from fastapi import APIRouter, HTTPException, Request, Response, status
 
 from ...accounts import service as accounts
 from ...accounts.passwords import password_problems
 from ...db import run_db
-from ..deps import CurrentUserDep, RedisDep, SignerDep, mark_revoked, unauthorized
+from ..deps import CurrentUserDep, SignerDep, mark_revoked, unauthorized
 from ..errors import AUTH_RESPONSES, _doc
 from ..schemas import LogInIn, PasswordChangeIn, RefreshIn, SignUpIn, TokenPair
 
@@ -54,27 +54,27 @@ async def log_in(body: LogInIn, signer: SignerDep) -> TokenPair:
 
 
 @router.post("/refresh", response_model=TokenPair, responses=AUTH_RESPONSES)
-async def refresh(body: RefreshIn, signer: SignerDep, redis: RedisDep) -> TokenPair:
+async def refresh(body: RefreshIn, signer: SignerDep, request: Request) -> TokenPair:
     """Rotate: the presented refresh token is spent. Presenting a spent one revokes the session."""
     try:
         issued = await run_db(accounts.refresh, signer, body.refresh_token, body.device_id)
     except accounts.AuthFailed as exc:
-        await mark_revoked(redis, exc.revoked_session_ids)
+        await mark_revoked(request, exc.revoked_session_ids)
         raise unauthorized(exc.reason) from exc
     return _pair(issued)
 
 
 @router.post("/logout", status_code=status.HTTP_204_NO_CONTENT, responses=AUTH_RESPONSES)
-async def log_out(user: CurrentUserDep, redis: RedisDep) -> Response:
+async def log_out(user: CurrentUserDep, request: Request) -> Response:
     """End this session: its refresh tokens stop working and its access tokens are refused."""
     revoked = await run_db(accounts.log_out, user.session_id)
-    await mark_revoked(redis, revoked or (user.session_id,))
+    await mark_revoked(request, revoked or (user.session_id,))
     return Response(status_code=status.HTTP_204_NO_CONTENT)
 
 
 @router.post("/password", response_model=TokenPair, responses=AUTH_RESPONSES)
 async def change_password(
-    body: PasswordChangeIn, user: CurrentUserDep, signer: SignerDep, redis: RedisDep
+    body: PasswordChangeIn, user: CurrentUserDep, signer: SignerDep, request: Request
 ) -> TokenPair:
     """Change the password, end every session of the user, and start a new one on this device."""
     _check_policy(body.new_password)
@@ -89,5 +89,5 @@ async def change_password(
         )
     except accounts.AuthFailed as exc:
         raise unauthorized(exc.reason) from exc
-    await mark_revoked(redis, issued.revoked_session_ids)
+    await mark_revoked(request, issued.revoked_session_ids)
     return _pair(issued)
