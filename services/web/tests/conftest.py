@@ -65,9 +65,11 @@ def database_name() -> Iterator[str]:
     ) as c:
         c.execute(f'CREATE DATABASE "{name}"')
     yield name
+    from django.conf import settings as django_settings
     from django.db import connections
 
-    connections.close_all()
+    if django_settings.configured:
+        connections.close_all()
     with psycopg.connect(
         host=PG_HOST, port=PG_PORT, user="postgres", dbname="postgres", autocommit=True
     ) as c:
