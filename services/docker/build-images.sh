@@ -62,4 +62,9 @@ for service in web worker; do
         -f "services/$service/Dockerfile" -t "loopin-$service:$TAG" "$STAGE" >/dev/null
     echo "images: loopin-$service:$TAG built in $(( $(date +%s) - t0 ))s from $BASE_IMAGE"
 done
+# Leftovers only: build stages, and earlier builds of these two images that lost their tag.
+docker image prune --force --filter label=org.loopin.stage=build >/dev/null
+for service in web worker; do
+    docker image prune --force --filter "label=org.opencontainers.image.title=loopin-$service" >/dev/null
+done
 echo "images: total $(( $(date +%s) - started ))s"

@@ -35,7 +35,8 @@ if [ "${REBUILD_BASE:-0}" = "1" ] || ! docker image inspect "$BASE" >/dev/null 2
         bookworm "$tarball" "deb http://deb.debian.org/debian bookworm main" \
         "deb http://deb.debian.org/debian bookworm-updates main" \
         "deb http://deb.debian.org/debian-security bookworm-security main"
-    docker import --change 'CMD ["python3"]' "$tarball" "$BASE" >/dev/null
+    docker import --change 'CMD ["python3"]' --change 'LABEL org.loopin.stage=base' "$tarball" "$BASE" >/dev/null
+    docker image prune --force --filter label=org.loopin.stage=base >/dev/null  # a replaced base
     echo "images: base $BASE made with mmdebstrap in $(( $(date +%s) - t0 ))s"
 else
     echo "images: base $BASE already present (REBUILD_BASE=1 to remake it)"
