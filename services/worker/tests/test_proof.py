@@ -245,3 +245,37 @@ def test_exactly_once_effect_across_sigkill_and_sigterm(
     assert set(poison_request_ids) <= logged_poison
     assert all("request_id" in line for line in lines)
     assert time.monotonic() - started < 100
+
+
+def test_a_second_signal_exits_at_once(
+    db: str, aws_env: dict[str, str], fake_onesignal: FakeOneSignal, tmp_path: Path
+) -> None:
+    from loopin_web.notifications.models import PUSH_QUEUE
+
+    queues = make_queues(visibility=30)
+    fake_onesignal.state.delay = 20  # the push hangs: the drain would take the whole stop timeout
+    notification = make_notification(make_user())
+    queues.sqs.send_message(QueueUrl=queues.urls[PUSH_QUEUE], MessageBody=push_body(notification))
+    env = {
+        **os.environ,
+        **aws_env,
+        "DATABASE_URL": db,
+        "WORKER_WAIT_TIME_SECONDS": "1",
+        "WORKER_STOP_TIMEOUT_SECONDS": "60",
+        "WORKER_HEALTH_HOST": "127.0.0.1",
+        "WORKER_HEALTH_PORT": str(free_port()),
+        "ONESIGNAL_API_URL": fake_onesignal.url,
+        "ONESIGNAL_API_KEY": fake_onesignal.state.api_key,
+        "ONESIGNAL_APP_ID": fake_onesignal.state.app_id,
+        "PUSH_TIMEOUT_SECONDS": "30",
+    }
+    worker = WorkerProcess(env, tmp_path / "worker.log")
+    wait_for(lambda: fake_onesignal.state.active > 0, 30, "the push in flight")
+    worker.signal(signal.SIGTERM)
+    time.sleep(0.5)
+    assert worker.proc.poll() is None  # draining, waiting for the push
+    signalled = time.monotonic()
+    worker.signal(signal.SIGTERM)
+    assert worker.wait(5) == 128 + signal.SIGTERM
+    assert time.monotonic() - signalled < 2
+    assert any(line["message"] == "second signal: exiting now" for line in worker.lines())
