@@ -25,9 +25,9 @@ def handle_webhook(message: Message) -> None:
     if already_processed(message):
         log.info("webhook event already processed")
         return
-    event = data.get("event") or data.get("payload") or {}
+    event = data.get("payload") or data.get("event") or {}
     if not isinstance(event, dict):
-        raise PoisonMessage("webhook event payload is not an object")
+        event = {}  # a provider may post any JSON; only objects carry something we act on
 
     def effect() -> int:
         notification_id = event.get("notification_id") or event.get("id")
