@@ -90,11 +90,15 @@ class PiiScrubber(logging.Filter):
         return True
 
 
+@functools.lru_cache(maxsize=4)
+def _second(epoch_second: int) -> str:
+    return time.strftime("%Y-%m-%dT%H:%M:%S", time.gmtime(epoch_second))
+
+
 class JsonFormatter(logging.Formatter):
     def format(self, record: logging.LogRecord) -> str:
         entry: dict[str, Any] = {
-            "ts": time.strftime("%Y-%m-%dT%H:%M:%S", time.gmtime(record.created))
-            + f".{int(record.msecs):03d}Z",
+            "ts": f"{_second(int(record.created))}.{int(record.msecs):03d}Z",
             "level": record.levelname,
             "logger": record.name,
             "request_id": getattr(record, "request_id", None) or request_id_var.get(),

@@ -41,12 +41,18 @@ class RequestContextMiddleware:
         if scope["type"] != "http":
             await self.app(scope, receive, send)
             return
-        headers = {k.decode("latin-1").lower(): v.decode("latin-1") for k, v in scope["headers"]}
-        request_id = parse_request_id(headers.get("x-request-id"))
+        # Only two headers matter here; ASGI servers give names lower-cased.
+        client_request_id = forwarded_for = None
+        for name, value in scope["headers"]:
+            if name == b"x-request-id":
+                client_request_id = value.decode("latin-1")
+            elif name == b"x-forwarded-for":
+                forwarded_for = value.decode("latin-1")
+        request_id = parse_request_id(client_request_id)
         token = request_id_var.set(request_id)
         scope.setdefault("state", {})["request_id"] = request_id
         peer = scope["client"][0] if scope.get("client") else None
-        ip = client_ip(peer, headers.get("x-forwarded-for"), self.trusted_hops)
+        ip = client_ip(peer, forwarded_for, self.trusted_hops)
         scope["state"]["client_ip"] = ip
         started = time.perf_counter()
         status = 500
