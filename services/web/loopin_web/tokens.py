@@ -34,6 +34,8 @@ class Claims:
     typ: TokenType
     exp: datetime
     did: uuid.UUID | None = None
+    sub_text: str = ""  # str(sub) and str(sid), kept because every request builds cache keys from them
+    sid_text: str = ""
 
 
 @dataclass(frozen=True, slots=True)
@@ -110,9 +112,12 @@ class TokenSigner:
         if payload.get("typ") != expected:
             raise TokenInvalid("wrong token type")
         try:
+            sub, sid = uuid.UUID(payload["sub"]), uuid.UUID(payload["sid"])
             return Claims(
-                sub=uuid.UUID(payload["sub"]),
-                sid=uuid.UUID(payload["sid"]),
+                sub=sub,
+                sid=sid,
+                sub_text=str(sub),
+                sid_text=str(sid),
                 jti=uuid.UUID(payload["jti"]),
                 typ=expected,
                 exp=datetime.fromtimestamp(payload["exp"], UTC),

@@ -123,10 +123,10 @@ async def authenticate(request: Request, token: str | None) -> CurrentUser:
     except TokenInvalid as exc:
         raise unauthorized("invalid access token") from exc
     user_limiter: RateLimiter = state.user_limiter
-    user_limiter.hit(str(claims.sub))
+    user_limiter.hit(claims.sub_text)
     wants_profile = request.scope["path"] == "/v1/me" and request.scope["method"] == "GET"
     session_state, profile = await _cached_state(
-        request, f"sess:{claims.sid}", profile_key(claims.sub) if wants_profile else None
+        request, f"sess:{claims.sid_text}", f"me:{claims.sub_text}" if wants_profile else None
     )
     if session_state is None:
         active = await session_active_in_db(redis, claims.sid, claims.sub)
