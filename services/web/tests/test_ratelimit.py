@@ -60,3 +60,36 @@ def test_per_user_limit(limited_client: TestClient, client: TestClient) -> None:
         for i in range(5)
     ]
     assert statuses == [200, 200, 200, 429, 429]
+
+
+def test_counts_from_other_tasks_arrive_through_redis(settings: Any, redis_direct: Any) -> None:
+    """Two processes' counters (two HitCounters) share one budget via Redis after a flush."""
+    import asyncio
+
+    from loopin_web.cache import RedisGuard
+    from loopin_web.ratelimit import HitCounter, RateLimited, RateLimiter
+
+    async def scenario() -> list[str]:
+        redis = RedisGuard(settings.REDIS_URL.get_secret_value())
+        task_a = RateLimiter(HitCounter(redis, flush_interval=0.0), 5, "shared-test")
+        task_b = RateLimiter(HitCounter(redis, flush_interval=0.0), 5, "shared-test")
+        outcomes = []
+        for limiter in (task_a, task_a, task_a, task_a):
+            limiter.hit("client")
+        await asyncio.sleep(0.1)  # task A's flush lands in Redis
+        task_b.counter.hit("warm-up")  # B's first flush reads nothing for "client" yet
+        await asyncio.sleep(0.1)
+        for limiter in (task_b, task_b):
+            try:
+                limiter.hit("client")
+                outcomes.append("ok")
+            except RateLimited:
+                outcomes.append("429")
+            await asyncio.sleep(0.1)
+        await redis.close()
+        return outcomes
+
+    for key in redis_direct.scan_iter("rl:shared-test:*"):
+        redis_direct.delete(key)
+    # A used 4 of 5; B's first hit is the 5th (allowed), its second is over the shared budget.
+    assert asyncio.run(scenario()) == ["ok", "429"]
