@@ -77,3 +77,16 @@ def test_malformed_json_is_a_documented_400(client: TestClient, account: Account
     assert resp.json() == {"detail": "request body is not valid JSON"}
     schema = client.get("/v1/openapi.json").json()
     assert "400" in schema["paths"]["/v1/devices"]["post"]["responses"]
+
+
+def test_profile_update_is_seen_at_once_despite_the_caches(client: TestClient, account: Account) -> None:
+    assert client.get("/v1/me", headers=account.headers).json()["display_name"] == ""
+    resp = client.patch("/v1/me", json={"display_name": "  Asha  "}, headers=account.headers)
+    assert resp.status_code == 200 and resp.json()["display_name"] == "Asha"
+    assert client.get("/v1/me", headers=account.headers).json()["display_name"] == "Asha"
+    assert (
+        client.patch("/v1/me", json={"display_name": "x" * 101}, headers=account.headers).status_code == 422
+    )
+    assert (
+        client.patch("/v1/me", json={"email": "new@example.com"}, headers=account.headers).status_code == 422
+    )
