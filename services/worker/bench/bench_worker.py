@@ -10,7 +10,9 @@ One run, one fresh emulator, the same queue for both measurements:
           message deleted.
 
 Both consume continuously while the bench sends rounds of messages; a round is timed from its
-first send to its last message done (the same for both), and the queue stays shallow.
+first send to its last message done (the same for both), and the queue stays shallow. Floor and
+worker alternate in segments (a fresh worker process each), so a shared machine's changing load
+hits both alike; the rates are totals over all segments.
 Peak RSS of the worker is its VmHWM at the end. Prints figures; asserts nothing.
 """
 
@@ -54,7 +56,7 @@ def free_port() -> int:
 def timed_rounds(
     send_round: Callable[[int], None], done: Callable[[], int], rounds: int, size: int, timeout: float = 120
 ) -> float:
-    """Messages/s over `rounds` rounds of `size` messages, each timed from its first send to its
+    """Seconds spent on `rounds` rounds of `size` messages, each timed from its first send to its
     last message done. Rounds keep the queue shallow: moto's receive slows down with queue depth
     (about 8 ms at 20 messages, 270 ms at 200), which would otherwise measure the emulator only."""
     total_time = 0.0
@@ -68,7 +70,7 @@ def timed_rounds(
                 raise RuntimeError(f"round {r}: only {done()} of {target} done in {timeout}s")
             time.sleep(0.01)
         total_time += time.monotonic() - t0
-    return rounds * size / total_time
+    return total_time
 
 
 def _up(url: str) -> bool:
@@ -94,11 +96,12 @@ def preload(sqs: object, url: str, bodies: list[tuple[str, dict[str, str]]]) -> 
 
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawTextHelpFormatter)
-    parser.add_argument("--rounds", type=int, default=20)
+    parser.add_argument("--segments", type=int, default=4, help="floor/worker alternations")
+    parser.add_argument("--rounds", type=int, default=5, help="rounds per segment")
     parser.add_argument("--size", type=int, default=50, help="messages per round")
     args = parser.parse_args()
-    rounds, size = args.rounds, args.size
-    n = rounds * size
+    segments, rounds, size = args.segments, args.rounds, args.size
+    n = segments * rounds * size  # per side
 
     with psycopg.connect(f"{PG}/postgres", autocommit=True) as conn:
         conn.execute(f'DROP DATABASE IF EXISTS "{DB}" WITH (FORCE)')
@@ -142,43 +145,48 @@ def main() -> int:
             sqs.create_queue(QueueName=other)
         url = sqs.create_queue(QueueName=QUEUE)["QueueUrl"]
 
+        counter = iter(range(10**9))
+
         # Floor: a bare receive/delete loop in a thread, consuming as the rounds are sent.
-        deleted = 0
-        stop = threading.Event()
+        def floor_segment() -> float:
+            deleted = 0
+            stop = threading.Event()
 
-        def floor_loop() -> None:
-            nonlocal deleted
-            while not stop.is_set():
-                messages = sqs.receive_message(
-                    QueueUrl=url, MaxNumberOfMessages=10, WaitTimeSeconds=1, MessageAttributeNames=["All"]
-                ).get("Messages", [])
-                if messages:
-                    handles = [
-                        {"Id": str(i), "ReceiptHandle": m["ReceiptHandle"]} for i, m in enumerate(messages)
-                    ]
-                    sqs.delete_message_batch(QueueUrl=url, Entries=handles)
-                    deleted += len(messages)
+            def floor_loop() -> None:
+                nonlocal deleted
+                while not stop.is_set():
+                    messages = sqs.receive_message(
+                        QueueUrl=url, MaxNumberOfMessages=10, WaitTimeSeconds=1, MessageAttributeNames=["All"]
+                    ).get("Messages", [])
+                    if messages:
+                        handles = [
+                            {"Id": str(i), "ReceiptHandle": m["ReceiptHandle"]}
+                            for i, m in enumerate(messages)
+                        ]
+                        sqs.delete_message_batch(QueueUrl=url, Entries=handles)
+                        deleted += len(messages)
 
-        floor_bodies = [(json.dumps({"n": i}), {"request_id": str(uuid.uuid4())}) for i in range(n)]
-        thread = threading.Thread(target=floor_loop, daemon=True)
-        thread.start()
-        floor = timed_rounds(
-            lambda r: preload(sqs, url, floor_bodies[r * size : (r + 1) * size]),
-            lambda: deleted,
-            rounds,
-            size,
-        )
-        stop.set()
-        thread.join(5)
+            thread = threading.Thread(target=floor_loop, daemon=True)
+            thread.start()
+            seconds = timed_rounds(
+                lambda r: preload(
+                    sqs,
+                    url,
+                    [
+                        (json.dumps({"n": next(counter)}), {"request_id": str(uuid.uuid4())})
+                        for _ in range(size)
+                    ],
+                ),
+                lambda: deleted,
+                rounds,
+                size,
+            )
+            stop.set()
+            thread.join(5)
+            return seconds
 
         # Worker: one process, real deliveries, polling its three queues as in production.
-        worker_bodies = [
-            (
-                json.dumps({"type": "push.requested", "notification_id": str(x.id)}),
-                {"request_id": str(uuid.uuid4()), "idempotency_key": str(uuid.uuid4())},
-            )
-            for x in notifications
-        ]
+        pending = iter(notifications)
         worker_env = {
             **env,
             "DATABASE_URL": f"{PG}/{DB}",
@@ -187,48 +195,86 @@ def main() -> int:
             "WORKER_HEALTH_HOST": "127.0.0.1",
             "WORKER_HEALTH_PORT": str(free_port()),
             "WORKER_OUTBOX_ENABLED": "false",
-            **({"WORKER_QUEUES": os.environ["BENCH_QUEUES"]} if "BENCH_QUEUES" in os.environ else {}),
+            # Only so that each segment's worker stops quickly; moto answers a long poll as soon as
+            # it has a message, so this changes nothing while messages flow.
+            "WORKER_WAIT_TIME_SECONDS": "1",
             "ONESIGNAL_API_URL": fake.url,
             "ONESIGNAL_API_KEY": fake.state.api_key,
             "ONESIGNAL_APP_ID": fake.state.app_id,
         }
         log_path = ROOT / ".state" / "bench-worker.log"
         log_path.parent.mkdir(exist_ok=True)
-        log_file = open(log_path, "wb")  # closed after the worker exits
-        proc = subprocess.Popen(
-            [sys.executable, "-m", "loopin_worker", "run"],
-            env=worker_env,
-            stdout=log_file,
-            stderr=subprocess.STDOUT,
-        )
-        try:
-            health = f"http://127.0.0.1:{worker_env['WORKER_HEALTH_PORT']}/health"
-            deadline = time.monotonic() + 30
-            while not _up(health):
-                if time.monotonic() > deadline or proc.poll() is not None:
-                    raise RuntimeError("the worker did not start")
-                time.sleep(0.1)
-            worker = timed_rounds(
-                lambda r: preload(sqs, url, worker_bodies[r * size : (r + 1) * size]),
-                lambda: ProcessedMessage.objects.count(),
-                rounds,
-                size,
-            )
-            status = Path(f"/proc/{proc.pid}/status").read_text()
-            peak_kb = int(next(line.split()[1] for line in status.splitlines() if line.startswith("VmHWM")))
-        finally:
-            proc.terminate()
-            proc.wait(60)
-            log_file.close()
+        peak_kb, cpu_seconds, exit_codes = 0, 0.0, []
+
+        def worker_round(_: int) -> None:
+            batch = [next(pending) for _ in range(size)]
+            bodies = [
+                (
+                    json.dumps({"type": "push.requested", "notification_id": str(x.id)}),
+                    {"request_id": str(uuid.uuid4()), "idempotency_key": str(uuid.uuid4())},
+                )
+                for x in batch
+            ]
+            preload(sqs, url, bodies)
+
+        def cpu_of(pid: int) -> float:
+            fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+            return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+        def worker_segment() -> float:
+            nonlocal peak_kb, cpu_seconds
+            with open(log_path, "ab") as log_file:
+                proc = subprocess.Popen(
+                    [sys.executable, "-m", "loopin_worker", "run"],
+                    env=worker_env,
+                    stdout=log_file,
+                    stderr=subprocess.STDOUT,
+                )
+                try:
+                    health = f"http://127.0.0.1:{worker_env['WORKER_HEALTH_PORT']}/health"
+                    deadline = time.monotonic() + 30
+                    while not _up(health):
+                        if time.monotonic() > deadline or proc.poll() is not None:
+                            raise RuntimeError("the worker did not start")
+                        time.sleep(0.1)
+                    cpu_before = cpu_of(proc.pid)
+                    seconds = timed_rounds(
+                        worker_round, lambda: ProcessedMessage.objects.count(), rounds, size
+                    )
+                    cpu_seconds += cpu_of(proc.pid) - cpu_before
+                    status = Path(f"/proc/{proc.pid}/status").read_text()
+                    hwm = next(line.split()[1] for line in status.splitlines() if line.startswith("VmHWM"))
+                    peak_kb = max(peak_kb, int(hwm))
+                finally:
+                    proc.terminate()
+                    exit_codes.append(proc.wait(60))
+            return seconds
+
+        # Floor and worker alternate segments, so the load of a shared machine hits both alike.
+        floor_times, worker_times = [], []
+        for _ in range(segments):
+            floor_times.append(floor_segment())
+            worker_times.append(worker_segment())
+        per_segment = rounds * size
+        floor = per_segment * segments / sum(floor_times)
+        worker = per_segment * segments / sum(worker_times)
         done = ProcessedMessage.objects.count()
         pushed = sum(fake.state.creations.values())
 
-    print(f"bench-worker: {rounds} rounds of {size} messages per measurement, one emulator, queue {QUEUE}")
+    print(
+        f"bench-worker: {segments} alternating segments of {rounds} rounds x {size} messages each for the"
+        f" floor and the worker; one emulator, queue {QUEUE}"
+    )
     print(f"  floor  (bare boto3 receive/delete loop) : {floor:8.1f} messages/s")
+    floor_rates = ", ".join(f"{per_segment / t:.0f}" for t in floor_times)
+    worker_rates = ", ".join(f"{per_segment / t:.0f}" for t in worker_times)
+    print(f"  per segment, floor                      : {floor_rates}")
+    print(f"  per segment, worker                     : {worker_rates}")
     print(f"  worker (one process, full delivery)     : {worker:8.1f} notifications/s")
     print(f"  ratio worker/floor                      : {worker / floor:8.1%}  (target >= 70%)")
     print(f"  worker peak RSS (VmHWM)                 : {peak_kb / 1024:8.1f} MiB")
-    print(f"  delivered {done}/{n}, OneSignal notifications created {pushed}, exit code {proc.returncode}")
+    print(f"  worker CPU per notification             : {cpu_seconds / n * 1000:8.2f} ms (user+system)")
+    print(f"  delivered {done}/{n}, OneSignal notifications created {pushed}, exit codes {exit_codes}")
     print(f"  worker log: {log_path.relative_to(ROOT)}; machine load average {os.getloadavg()[0]:.1f}")
     return 0
 
