@@ -113,6 +113,7 @@ def run(settings: WorkerSettings) -> int:
         wait_time_seconds=settings.wait_time_seconds,
         concurrency=settings.concurrency,
         pollers_per_queue=settings.pollers_per_queue,
+        max_in_flight=settings.max_in_flight,
         liveness=liveness,
     )
     relay = None

@@ -1,9 +1,11 @@
 """The SQS loop: receive a batch -> handle each message -> delete successes, back off failures.
 
-One poller thread per queue long-polls SQS; the messages of a batch run concurrently on a shared
-pool; the poller then applies the policy's decisions in two batch calls (delete, change
-visibility). A message is deleted only after its handler returned, that is after its effect and
-its processed-message record were committed.
+One poller thread per queue long-polls SQS and hands each batch to a shared pool of handler
+threads; when the last message of a batch is done, the policy's decisions are applied in two batch
+calls (delete, change visibility). A message is deleted only after its handler returned, that is
+after its effect and its processed-message record were committed. The poller does not wait for a
+batch to finish before receiving the next one, but never holds more than `max_in_flight` messages
+(running or waiting for a handler thread), so the next batch is at hand when a thread frees up.
 
 Shutdown (SIGTERM from ECS): no new receive is issued, messages already running finish, messages
 received but not started (and any batch a pending long poll still returns) get visibility 0 so
@@ -18,6 +20,7 @@ import time
 from collections.abc import Callable
 from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass, field
+from functools import partial
 from typing import Any
 
 from .logs import message_context
@@ -66,6 +69,18 @@ class Liveness:
         }
 
 
+class _Batch:
+    """The messages of one receive; decisions are applied once all of them are done."""
+
+    def __init__(self, url: str, messages: list[Message]) -> None:
+        self.url = url
+        self.messages = messages
+        self.outcomes: list[Outcome] = [Release("not run")] * len(messages)
+        self.remaining = len(messages)
+        self.lock = threading.Lock()
+        self.done = threading.Event()
+
+
 class Consumer:
     def __init__(
         self,
@@ -78,6 +93,7 @@ class Consumer:
         wait_time_seconds: int = 20,
         concurrency: int = 10,
         pollers_per_queue: int = 1,
+        max_in_flight: int | None = None,
         liveness: Liveness | None = None,
     ) -> None:
         self.sqs = sqs
@@ -87,6 +103,9 @@ class Consumer:
         self.batch_size = batch_size
         self.wait_time_seconds = wait_time_seconds
         self.pollers_per_queue = pollers_per_queue
+        self.max_in_flight = max(max_in_flight or concurrency + batch_size, batch_size)
+        self._in_flight = 0
+        self._capacity = threading.Condition()
         self.liveness = liveness or Liveness()
         self.stopping = threading.Event()
         self._pool = ThreadPoolExecutor(max_workers=concurrency, thread_name_prefix="handler")
@@ -95,7 +114,6 @@ class Consumer:
     # -- lifecycle -------------------------------------------------------------------------
     def start(self) -> None:
         for queue in self.queue_urls:
-            # More than one poller per queue overlaps the next receive with the current batch.
             for i in range(self.pollers_per_queue):
                 thread = threading.Thread(target=self._poll_forever, args=(queue,), name=f"poll-{queue}-{i}")
                 thread.daemon = True  # a second signal must be able to exit without joining them
@@ -112,11 +130,18 @@ class Consumer:
             log.info("stop requested: no new receives, draining in-flight messages")
 
     def drain(self, timeout: float) -> bool:
-        """Wait for pollers (and so their batches) to finish; True if everything finished in time."""
+        """Wait for pollers and in-flight batches to finish; True if everything finished in time.
+
+        Past the deadline, messages still waiting for a thread are cancelled (made visible again);
+        messages still running are left to their visibility timeout.
+        """
         deadline = time.monotonic() + timeout
         for thread in self._pollers:
             thread.join(max(deadline - time.monotonic(), 0))
-        clean = not any(t.is_alive() for t in self._pollers)
+        with self._capacity:
+            while self._in_flight and time.monotonic() < deadline:
+                self._capacity.wait(min(0.5, max(deadline - time.monotonic(), 0.01)))
+            clean = self._in_flight == 0 and not any(t.is_alive() for t in self._pollers)
         self._pool.shutdown(wait=clean, cancel_futures=True)
         return clean
 
@@ -125,13 +150,26 @@ class Consumer:
         url = self.queue_urls[queue]
         while not self.stopping.is_set():
             try:
-                self.poll_once(queue, url)
+                self.poll_once(queue, url, wait=False)
             except Exception:
                 # Never let one failure (SQS unreachable, throttled) end the loop: pause and go on.
                 log.exception("poll failed", extra={"queue": queue})
                 self.stopping.wait(1.0)
 
-    def poll_once(self, queue: str, url: str) -> int:
+    def _has_room(self) -> bool:
+        """Wait until another batch fits under max_in_flight; False once stopping."""
+        with self._capacity:
+            while self._in_flight + self.batch_size > self.max_in_flight:
+                if self.stopping.is_set():
+                    return False
+                # No liveness beat while waiting: handlers stuck for good must show as a stall.
+                self._capacity.wait(0.5)
+        return not self.stopping.is_set()
+
+    def poll_once(self, queue: str, url: str, wait: bool = True) -> int:
+        """Receive one batch and hand it to the pool; with `wait`, return once it is acknowledged."""
+        if not self._has_room():
+            return 0
         response = self.sqs.receive_message(
             QueueUrl=url,
             MaxNumberOfMessages=self.batch_size,
@@ -143,16 +181,37 @@ class Consumer:
         messages = [Message.from_sqs(queue, url, raw) for raw in response.get("Messages", [])]
         if not messages:
             return 0
-        futures: list[Future[Outcome]] = [self._pool.submit(self._handle, m) for m in messages]
-        outcomes = []
-        for message, future in zip(messages, futures, strict=True):
-            try:
-                outcomes.append(future.result())
-            except Exception:  # noqa: BLE001 - cancelled by a forced pool shutdown
-                outcomes.append(Release("cancelled"))
-                log.warning("handler did not run", extra={"message_id": message.message_id})
-        self._apply(url, list(zip(messages, outcomes, strict=True)))
+        batch = _Batch(url, messages)
+        with self._capacity:
+            self._in_flight += len(messages)
+        for index, message in enumerate(messages):
+            future = self._pool.submit(self._handle, message)
+            future.add_done_callback(partial(self._finished, batch, index))
+        if wait:
+            batch.done.wait()
         return len(messages)
+
+    def _finished(self, batch: _Batch, index: int, future: Future[Outcome]) -> None:
+        try:
+            outcome = future.result()
+        except BaseException:  # noqa: BLE001 - cancelled by the pool's shutdown past the deadline
+            outcome = Release("cancelled")
+        with batch.lock:
+            batch.outcomes[index] = outcome
+            batch.remaining -= 1
+            last = batch.remaining == 0
+        if not last:
+            return
+        try:
+            self._apply(batch.url, list(zip(batch.messages, batch.outcomes, strict=True)))
+        except Exception:
+            # Not deleted: the messages come back and are recognised by their idempotency keys.
+            log.exception("acknowledging a batch failed; its messages will be redelivered")
+        finally:
+            with self._capacity:
+                self._in_flight -= len(batch.messages)
+                self._capacity.notify_all()
+            batch.done.set()
 
     def _handle(self, message: Message) -> Outcome:
         with message_context(message.request_id, queue=message.queue, message_id=message.message_id):
@@ -172,7 +231,10 @@ class Consumer:
             decision = self.policy.decide(error, message.receive_count)
             took = round((time.monotonic() - started) * 1000, 1)
             fields = {"type": message.type, "receive_count": message.receive_count, "ms": took}
-            if isinstance(decision, Ack):
+            if isinstance(decision, Ack) and decision.reason == "done":
+                # The handler logged what it did; one line per message is enough at INFO.
+                log.debug("message handled", extra=fields)
+            elif isinstance(decision, Ack):
                 log.info("message handled: %s", decision.reason, extra=fields)
             elif isinstance(decision, Retry):
                 log.warning(

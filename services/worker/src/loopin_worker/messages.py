@@ -6,6 +6,7 @@ import hashlib
 import json
 import uuid
 from dataclasses import dataclass, field
+from functools import cached_property
 from typing import Any
 
 from .policy import PoisonMessage
@@ -57,7 +58,7 @@ class Message:
     def request_id(self) -> str | None:
         return self._attribute(REQUEST_ID_ATTRIBUTES)
 
-    @property
+    @cached_property
     def idempotency_key(self) -> str:
         """The key of the message's effect: the producer's if it set one, else derived from content.
 
@@ -82,7 +83,7 @@ class Message:
             raise PoisonMessage("body is JSON but not an object")
         return data
 
-    @property
+    @cached_property
     def type(self) -> str | None:
         given = self._attribute(TYPE_ATTRIBUTES)
         if given:

@@ -39,8 +39,10 @@ class WorkerSettings(BaseSettings):
     batch_size: int = Field(10, ge=1, le=10, alias="WORKER_BATCH_SIZE")
     wait_time_seconds: int = Field(20, ge=0, le=20, alias="WORKER_WAIT_TIME_SECONDS")
     concurrency: int = Field(10, ge=1, le=64, alias="WORKER_CONCURRENCY")
-    # Receive loops per queue: 2 lets the next batch be received while one is being handled.
-    pollers_per_queue: int = Field(2, ge=1, le=8, alias="WORKER_POLLERS_PER_QUEUE")
+    # Receive loops per queue, and how many received messages (running or waiting for a handler
+    # thread) the worker holds at most: concurrency + one batch keeps the next batch at hand.
+    pollers_per_queue: int = Field(1, ge=1, le=8, alias="WORKER_POLLERS_PER_QUEUE")
+    max_in_flight: int = Field(20, ge=1, le=200, alias="WORKER_MAX_IN_FLIGHT")
     # Fargate sends SIGKILL 30 s after SIGTERM by default: drain well inside that.
     stop_timeout_seconds: float = Field(25.0, gt=0, le=120, alias="WORKER_STOP_TIMEOUT_SECONDS")
 

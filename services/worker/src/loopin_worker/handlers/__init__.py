@@ -11,6 +11,8 @@ A type no handler knows is a poison message: it goes to the dead-letter queue, n
 
 from __future__ import annotations
 
+import threading
+import time
 from collections.abc import Callable
 
 from django.db import close_old_connections
@@ -20,6 +22,10 @@ from ..policy import PoisonMessage
 
 Handler = Callable[[Message], None]
 
+# How often a handler thread lets Django drop connections that are broken or past CONN_MAX_AGE.
+# Not before every message: with CONN_HEALTH_CHECKS each such call costs a `SELECT 1` round trip.
+CONNECTION_CHECK_SECONDS = 30.0
+
 # The type a message gets when it names none, by queue name (without the environment prefix).
 DEFAULT_TYPES = {"push-notifications": "push.requested", "webhook-events": "webhook.received"}
 
@@ -28,6 +34,7 @@ class Registry:
     def __init__(self, queue_prefix: str = "") -> None:
         self.handlers: dict[str, Handler] = {}
         self.queue_prefix = queue_prefix
+        self._thread = threading.local()
 
     def register(self, message_type: str, handler: Handler) -> None:
         self.handlers[message_type] = handler
@@ -44,9 +51,14 @@ class Registry:
 
     def dispatch(self, message: Message) -> None:
         _, handler = self.resolve(message)
-        # Handlers run on pool threads: drop connections PostgreSQL closed or that grew too old.
-        close_old_connections()
         try:
             handler(message)
-        finally:
+        except Exception:
+            # A failed handler may have left a broken connection (PostgreSQL restarted): check now,
+            # so the next message on this thread reconnects instead of failing too.
+            close_old_connections()
+            raise
+        now = time.monotonic()
+        if now - getattr(self._thread, "checked", 0.0) > CONNECTION_CHECK_SECONDS:
+            self._thread.checked = now
             close_old_connections()
