@@ -2,22 +2,20 @@
 
 When a Redis call fails, the guard logs the degradation once, answers `CacheUnavailable` without
 touching the network for `cooldown` seconds, then tries again; the first success logs recovery.
-Callers fall back to PostgreSQL (cache) or let the request through (rate limits).
+Callers fall back to PostgreSQL (cache) or to their own process's counts (rate limits).
 """
 
 from __future__ import annotations
 
 import asyncio
-import hashlib
-import json
 import logging
 import time
 import weakref
 from collections.abc import Awaitable, Callable
-from typing import Any, TypeVar
+from typing import TypeVar
 
 import redis.asyncio as aioredis
-from redis.exceptions import NoScriptError, RedisError
+from redis.exceptions import RedisError
 
 log = logging.getLogger(__name__)
 T = TypeVar("T")
@@ -56,10 +54,6 @@ class RedisGuard:
             self._clients[loop] = client
         return client
 
-    @property
-    def is_down(self) -> bool:
-        return self._down_since is not None
-
     async def run(self, operation: Callable[[aioredis.Redis], Awaitable[T]]) -> T:
         if self._down_since is not None and time.monotonic() < self._retry_at:
             raise CacheUnavailable
@@ -86,31 +80,6 @@ class RedisGuard:
             self._down_since = None
         return result
 
-    async def script(self, lua: str, keys: list[str], args: list[str | int]) -> Any:
-        """Run a Lua script in one round trip (EVALSHA, loading it on first use per server)."""
-        sha = hashlib.sha1(lua.encode(), usedforsecurity=False).hexdigest()
-
-        async def call(client: aioredis.Redis) -> Any:
-            try:
-                return await client.evalsha(sha, len(keys), *keys, *args)
-            except NoScriptError:
-                return await client.eval(lua, len(keys), *keys, *args)
-
-        return await self.run(call)
-
-    async def get_json(self, key: str) -> Any | None:
-        try:
-            raw = await self.run(lambda r: r.get(key))
-        except CacheUnavailable:
-            return None
-        return None if raw is None else json.loads(raw)
-
-    async def set_json(self, key: str, value: Any, ttl: int) -> None:
-        try:
-            await self.run(lambda r: r.set(key, json.dumps(value, default=str), ex=ttl))
-        except CacheUnavailable:
-            pass
-
     async def set(self, key: str, value: str, ttl: int) -> None:
         try:
             await self.run(lambda r: r.set(key, value, ex=ttl))
@@ -122,12 +91,6 @@ class RedisGuard:
             await self.run(lambda r: r.delete(*keys))
         except CacheUnavailable:
             pass
-
-    async def ping(self) -> bool:
-        try:
-            return bool(await self.run(lambda r: r.ping()))
-        except CacheUnavailable:
-            return False
 
     async def close(self) -> None:
         client = self._clients.pop(asyncio.get_running_loop(), None)

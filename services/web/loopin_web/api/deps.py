@@ -28,18 +28,12 @@ async def get_settings(request: Request) -> Settings:
     return settings
 
 
-async def get_redis(request: Request) -> RedisGuard:
-    guard: RedisGuard = request.app.state.redis
-    return guard
-
-
 async def get_signer(request: Request) -> TokenSigner:
     signer: TokenSigner = request.app.state.signer
     return signer
 
 
 SettingsDep = Annotated[Settings, Depends(get_settings)]
-RedisDep = Annotated[RedisGuard, Depends(get_redis)]
 SignerDep = Annotated[TokenSigner, Depends(get_signer)]
 
 
