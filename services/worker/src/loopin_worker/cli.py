@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import os
 import sys
 
 from .settings import WorkerSettings
@@ -26,7 +27,8 @@ def main(argv: list[str] | None = None) -> int:
     if args.command == "healthcheck":
         from .health import probe
 
-        port = WorkerSettings().health_port
+        # Only the port: the probe must not fail on settings that concern the worker, not the probe.
+        port = int(os.environ.get("WORKER_HEALTH_PORT", "8000"))
         return probe(args.url or f"http://127.0.0.1:{port}/health")
     if args.command == "dlq":
         from . import logs
