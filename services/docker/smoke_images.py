@@ -101,7 +101,7 @@ def main() -> int:
     check(
         "loopin-smoke-web",
         f"loopin-web:{args.tag}",
-        {"UVICORN_PORT": str(web_port), "APP_ENV": "development"},
+        {"PORT": str(web_port), "APP_ENV": "development"},
         f"http://127.0.0.1:{web_port}/health",
     )
     with emulator.running() as endpoint:
