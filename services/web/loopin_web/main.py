@@ -43,10 +43,13 @@ def create_app(settings: Settings | None = None, *, configure_logs: bool = True)
     _setup_django(settings)
     sentry.init(settings)
     redis = RedisGuard(settings.REDIS_URL.get_secret_value())
+    counter = HitCounter(redis)
 
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         yield
+        # A rate-limit flush still running must finish before its Redis client closes.
+        await counter.drain()
         await redis.close()
 
     app = FastAPI(
@@ -66,7 +69,6 @@ def create_app(settings: Settings | None = None, *, configure_logs: bool = True)
         audience=settings.JWT_AUDIENCE,
     )
     app.state.near = NearCache()
-    counter = HitCounter(redis)
     app.state.user_limiter = RateLimiter(counter, settings.RATE_LIMIT_PER_USER_PER_MINUTE, "user")
     app.state.ip_limiter = RateLimiter(counter, settings.RATE_LIMIT_PER_IP_PER_MINUTE, "ip")
     app.state.sqs = boto3.client(

@@ -73,6 +73,11 @@ class HitCounter:
             task.add_done_callback(self._flushing.discard)
         return self._known.get(key, 0) + self._inflight.get(key, 0) + self._pending[key]
 
+    async def drain(self) -> None:
+        """Wait for flushes under way (at shutdown, before the Redis client closes)."""
+        if self._flushing:
+            await asyncio.gather(*self._flushing, return_exceptions=True)
+
     async def flush(self) -> None:
         batch, self._pending = dict(self._pending), defaultdict(int)
         if not batch:
