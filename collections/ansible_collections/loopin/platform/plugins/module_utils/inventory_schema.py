@@ -255,12 +255,68 @@ class ComputeSection(Section):
             )
 
 
+# --- operations (monitoring, schedules, audit, budget) ----------------------------------------
+
+Email = Annotated[str, Field(pattern=r"^[^@\s]+@[^@\s]+\.[a-z]{2,}$")]
+
+
+class ScheduledJob(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    name: Annotated[str, Field(pattern=r"^[a-z0-9-]{1,40}$")]
+    expression: Annotated[str, Field(pattern=r"^(rate|cron|at)\(.+\)$")]
+    job: Annotated[str, Field(pattern=r"^job\.[a-z_]+$")]
+    description: str = ""
+
+
+class OperationsSection(Section):
+    title: ClassVar[str] = "operations"
+
+    monitoring_alert_emails: list[Email]
+    monitoring_alb_5xx_rate_percent: Annotated[float, Field(gt=0, le=100)]
+    monitoring_p99_latency_seconds: Annotated[float, Field(gt=0, le=60)]
+    monitoring_cpu_percent: Percent
+    monitoring_memory_percent: Percent
+    monitoring_queue_depth: Annotated[StrictInt, Field(ge=1)]
+    monitoring_oldest_message_seconds: Annotated[StrictInt, Field(ge=60)]
+    monitoring_slo_availability_percent: Annotated[float, Field(ge=90, lt=100)]
+    monitoring_slo_fast_burn_rate: Annotated[float, Field(gt=1)]
+    monitoring_slo_slow_burn_rate: Annotated[float, Field(gt=1)]
+    schedules_timezone: str
+    schedules_jobs: list[ScheduledJob]
+    audit_cloudtrail_enabled: StrictBool
+    audit_hot_days: Annotated[StrictInt, Field(ge=30)]
+    audit_glacier_days: Annotated[StrictInt, Field(ge=1)]
+    audit_expire_days: Annotated[StrictInt, Field(ge=1)]
+    audit_keep_archive_on_destroy: StrictBool
+    budget_monthly_limit_usd: Annotated[float, Field(gt=0, le=10000)]
+    budget_actual_alert_percents: Annotated[
+        list[Annotated[StrictInt, Field(ge=1, le=1000)]], Field(min_length=1)
+    ]
+    budget_forecast_alert_percent: Annotated[StrictInt, Field(ge=1, le=1000)]
+    budget_alert_emails: list[Email]
+
+    def checks(self) -> Iterable[tuple[str, str]]:
+        if self.monitoring_slo_slow_burn_rate >= self.monitoring_slo_fast_burn_rate:
+            yield "monitoring_slo_slow_burn_rate", "must be below monitoring_slo_fast_burn_rate"
+        if not self.audit_hot_days < self.audit_glacier_days < self.audit_expire_days:
+            yield "audit_glacier_days", "the archive must go hot -> Glacier -> deleted, in that order"
+        if self.audit_expire_days < 7 * 365:
+            yield "audit_expire_days", f"{self.audit_expire_days} days is shorter than the strategy's 7 years"
+        names = [job.name for job in self.schedules_jobs]
+        if len(set(names)) != len(names):
+            yield "schedules_jobs", "two jobs share a name"
+        if self.budget_monthly_limit_usd > 250:
+            yield "budget_monthly_limit_usd", "above the strategy's ceiling of 250 USD a month"
+
+
 # Each role family that adds variables adds its Section here.
 SECTIONS: tuple[type[Section], ...] = (
     EnvironmentSection,
     NetworkSection,
     SecurityGroupsSection,
     ComputeSection,
+    OperationsSection,
 )
 
 
