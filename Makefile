@@ -26,7 +26,7 @@ export PYTHONDONTWRITEBYTECODE := 1
 
 PLAYBOOK := $(BIN)/ansible-playbook -i inventories/$(ENV) $(LOCAL_ARGS)
 
-.PHONY: help venv up down plan destroy summary config-diff validate test lint test-infra molecule \
+.PHONY: help venv up down plan destroy summary config-diff validate cost test lint test-infra molecule \
         bench-provision clean
 
 help: ## list the targets
@@ -59,6 +59,9 @@ down: ## stop the local emulator (its state is lost)
 
 validate: $(STAMP) ## validate inventories/ENV against the schema, without any AWS call
 	$(BIN)/python tools/config.py validate inventories/$(ENV)
+
+cost: $(STAMP) ## monthly cost estimate of ENV from its inventory and tools/prices (fails over budget)
+	$(BIN)/python tools/cost.py inventories/$(ENV)
 
 config-diff: $(STAMP) ## effective configuration of A and B side by side: make config-diff A=staging B=production
 	$(BIN)/python tools/config.py diff inventories/$(A) inventories/$(B)

@@ -153,8 +153,171 @@ class SecurityGroupsSection(Section):
             yield "security_groups_redis_port", "must differ from security_groups_app_port"
 
 
+# --- compute (iam, ecs, autoscaling) -----------------------------------------------------------
+
+# Fargate's task sizes: cpu units -> the memory (MiB) each allows.
+FARGATE_MEMORY: dict[int, tuple[int, ...]] = {
+    256: (512, 1024, 2048),
+    512: tuple(range(1024, 4097, 1024)),
+    1024: tuple(range(2048, 8193, 1024)),
+    2048: tuple(range(4096, 16385, 1024)),
+    4096: tuple(range(8192, 30721, 1024)),
+    8192: tuple(range(16384, 61441, 4096)),
+    16384: tuple(range(32768, 122881, 8192)),
+}
+Count = Annotated[StrictInt, Field(ge=0, le=100)]
+Percent = Annotated[StrictInt, Field(ge=1, le=100)]
+
+
+class CapacityProvider(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    capacity_provider: Literal["FARGATE", "FARGATE_SPOT"]
+    base: Annotated[StrictInt, Field(ge=0, le=100000)] = 0
+    weight: Annotated[StrictInt, Field(ge=0, le=1000)] = 1
+
+
+class ComputeSection(Section):
+    title: ClassVar[str] = "compute"
+
+    iam_github_repository: Annotated[str, Field(pattern=r"^[A-Za-z0-9_.-]+/[A-Za-z0-9_.-]+$")]
+    iam_web_send_queues: list[Literal["push-notifications", "webhook-events", "background-jobs"]]
+    iam_worker_redrive_enabled: StrictBool
+    ecs_container_insights: Literal["enabled", "enhanced", "disabled"]
+    ecs_web_capacity_provider_strategy: Annotated[list[CapacityProvider], Field(min_length=1, max_length=2)]
+    ecs_worker_capacity_provider_strategy: Annotated[
+        list[CapacityProvider], Field(min_length=1, max_length=2)
+    ]
+    ecs_web_cpu: StrictInt
+    ecs_web_memory: StrictInt
+    ecs_worker_cpu: StrictInt
+    ecs_worker_memory: StrictInt
+    ecs_web_initial_count: Count
+    ecs_worker_initial_count: Count
+    ecs_web_stop_timeout: Annotated[StrictInt, Field(ge=2)]
+    ecs_worker_stop_timeout: Annotated[StrictInt, Field(ge=2)]
+    ecs_log_retention_days: RetentionDays
+    ecs_app_env: Literal["development", "test", "staging", "production"]
+    ecs_log_level: Literal["DEBUG", "INFO", "WARNING", "ERROR"]
+    ecs_rate_limit_per_ip_per_minute: Annotated[StrictInt, Field(ge=1)]
+    ecs_rate_limit_per_user_per_minute: Annotated[StrictInt, Field(ge=1)]
+    autoscaling_web_min: Count
+    autoscaling_web_max: Annotated[StrictInt, Field(ge=1, le=100)]
+    autoscaling_web_cpu_target: Percent
+    autoscaling_web_memory_target: Percent
+    autoscaling_web_requests_per_target: Annotated[StrictInt, Field(ge=1)]
+    autoscaling_web_scale_out_cooldown: Annotated[StrictInt, Field(ge=0, le=3600)]
+    autoscaling_web_scale_in_cooldown: Annotated[StrictInt, Field(ge=0, le=3600)]
+    autoscaling_worker_min: Count
+    autoscaling_worker_max: Annotated[StrictInt, Field(ge=1, le=100)]
+    autoscaling_worker_scale_out_backlog: Annotated[StrictInt, Field(ge=1)]
+    autoscaling_worker_scale_in_backlog: Annotated[StrictInt, Field(ge=0)]
+    autoscaling_worker_scale_out_minutes: Annotated[StrictInt, Field(ge=1, le=60)]
+    autoscaling_worker_scale_in_minutes: Annotated[StrictInt, Field(ge=1, le=60)]
+
+    def checks(self) -> Iterable[tuple[str, str]]:
+        for service in ("web", "worker"):
+            cpu, memory = getattr(self, f"ecs_{service}_cpu"), getattr(self, f"ecs_{service}_memory")
+            if cpu not in FARGATE_MEMORY:
+                yield f"ecs_{service}_cpu", f"{cpu} is not a Fargate cpu size ({sorted(FARGATE_MEMORY)})"
+            elif memory not in FARGATE_MEMORY[cpu]:
+                allowed = FARGATE_MEMORY[cpu]
+                yield (
+                    f"ecs_{service}_memory",
+                    f"{memory} MiB is not valid with {cpu} cpu on Fargate ({allowed[0]}..{allowed[-1]})",
+                )
+            timeout = getattr(self, f"ecs_{service}_stop_timeout")
+            if timeout > 120:
+                yield f"ecs_{service}_stop_timeout", f"{timeout} s: Fargate allows at most 120"
+            low, high = (
+                getattr(self, f"autoscaling_{service}_min"),
+                getattr(self, f"autoscaling_{service}_max"),
+            )
+            if low > high:
+                yield f"autoscaling_{service}_min", f"{low} is above autoscaling_{service}_max {high}"
+            initial = getattr(self, f"ecs_{service}_initial_count")
+            if not low <= initial <= high:
+                yield f"ecs_{service}_initial_count", f"{initial} is outside autoscaling bounds {low}..{high}"
+            providers = [
+                p.capacity_provider for p in getattr(self, f"ecs_{service}_capacity_provider_strategy")
+            ]
+            if len(set(providers)) != len(providers):
+                yield f"ecs_{service}_capacity_provider_strategy", "names a capacity provider twice"
+        if self.ecs_worker_stop_timeout < 30:
+            yield (
+                "ecs_worker_stop_timeout",
+                "the worker needs at least 30 s to drain (it returns unstarted messages)",
+            )
+        if self.autoscaling_worker_scale_in_backlog >= self.autoscaling_worker_scale_out_backlog:
+            yield (
+                "autoscaling_worker_scale_in_backlog",
+                "must be below autoscaling_worker_scale_out_backlog, or the worker flaps",
+            )
+
+
+# --- operations (monitoring, schedules, audit, budget) ----------------------------------------
+
+Email = Annotated[str, Field(pattern=r"^[^@\s]+@[^@\s]+\.[a-z]{2,}$")]
+
+
+class ScheduledJob(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    name: Annotated[str, Field(pattern=r"^[a-z0-9-]{1,40}$")]
+    expression: Annotated[str, Field(pattern=r"^(rate|cron|at)\(.+\)$")]
+    job: Annotated[str, Field(pattern=r"^job\.[a-z_]+$")]
+    description: str = ""
+
+
+class OperationsSection(Section):
+    title: ClassVar[str] = "operations"
+
+    monitoring_alert_emails: list[Email]
+    monitoring_alb_5xx_rate_percent: Annotated[float, Field(gt=0, le=100)]
+    monitoring_p99_latency_seconds: Annotated[float, Field(gt=0, le=60)]
+    monitoring_cpu_percent: Percent
+    monitoring_memory_percent: Percent
+    monitoring_queue_depth: Annotated[StrictInt, Field(ge=1)]
+    monitoring_oldest_message_seconds: Annotated[StrictInt, Field(ge=60)]
+    monitoring_slo_availability_percent: Annotated[float, Field(ge=90, lt=100)]
+    monitoring_slo_fast_burn_rate: Annotated[float, Field(gt=1)]
+    monitoring_slo_slow_burn_rate: Annotated[float, Field(gt=1)]
+    schedules_timezone: str
+    schedules_jobs: list[ScheduledJob]
+    audit_cloudtrail_enabled: StrictBool
+    audit_hot_days: Annotated[StrictInt, Field(ge=30)]
+    audit_glacier_days: Annotated[StrictInt, Field(ge=1)]
+    audit_expire_days: Annotated[StrictInt, Field(ge=1)]
+    audit_keep_archive_on_destroy: StrictBool
+    budget_monthly_limit_usd: Annotated[float, Field(gt=0, le=10000)]
+    budget_actual_alert_percents: Annotated[
+        list[Annotated[StrictInt, Field(ge=1, le=1000)]], Field(min_length=1)
+    ]
+    budget_forecast_alert_percent: Annotated[StrictInt, Field(ge=1, le=1000)]
+    budget_alert_emails: list[Email]
+
+    def checks(self) -> Iterable[tuple[str, str]]:
+        if self.monitoring_slo_slow_burn_rate >= self.monitoring_slo_fast_burn_rate:
+            yield "monitoring_slo_slow_burn_rate", "must be below monitoring_slo_fast_burn_rate"
+        if not self.audit_hot_days < self.audit_glacier_days < self.audit_expire_days:
+            yield "audit_glacier_days", "the archive must go hot -> Glacier -> deleted, in that order"
+        if self.audit_expire_days < 7 * 365:
+            yield "audit_expire_days", f"{self.audit_expire_days} days is shorter than the strategy's 7 years"
+        names = [job.name for job in self.schedules_jobs]
+        if len(set(names)) != len(names):
+            yield "schedules_jobs", "two jobs share a name"
+        if self.budget_monthly_limit_usd > 250:
+            yield "budget_monthly_limit_usd", "above the strategy's ceiling of 250 USD a month"
+
+
 # Each role family that adds variables adds its Section here.
-SECTIONS: tuple[type[Section], ...] = (EnvironmentSection, NetworkSection, SecurityGroupsSection)
+SECTIONS: tuple[type[Section], ...] = (
+    EnvironmentSection,
+    NetworkSection,
+    SecurityGroupsSection,
+    ComputeSection,
+    OperationsSection,
+)
 
 
 def known_variables() -> dict[str, type[Section]]:

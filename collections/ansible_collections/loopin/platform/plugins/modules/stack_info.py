@@ -168,8 +168,107 @@ def network_lines(net):
     return lines
 
 
+def compute(module, project, environment):
+    ecs = module.client("ecs", retry_decorator=AWSRetry.jittered_backoff())
+    name = f"{project}-{environment}"
+    clusters = [
+        c
+        for c in ecs.describe_clusters(aws_retry=True, clusters=[name], include=["SETTINGS"])["clusters"]
+        if c.get("status") == "ACTIVE"
+    ]
+    if not clusters:
+        return None
+    cluster = clusters[0]
+    services = [
+        s
+        for s in ecs.describe_services(
+            aws_retry=True, cluster=name, services=[f"{name}-web", f"{name}-worker"]
+        )["services"]
+        if s.get("status") == "ACTIVE"
+    ]
+    scaling = module.client("application-autoscaling", retry_decorator=AWSRetry.jittered_backoff())
+    targets = {
+        t["ResourceId"]: t
+        for t in scaling.describe_scalable_targets(aws_retry=True, ServiceNamespace="ecs")["ScalableTargets"]
+    }
+    settings = {s["name"]: s["value"] for s in cluster.get("settings", [])}
+    result = {
+        "cluster": name,
+        "container_insights": settings.get("containerInsights", "disabled"),
+        "services": [],
+    }
+    for service in sorted(services, key=lambda s: s["serviceName"]):
+        target = targets.get(f"service/{name}/{service['serviceName']}", {})
+        result["services"].append(
+            {
+                "name": service["serviceName"],
+                "desired": service["desiredCount"],
+                "running": service["runningCount"],
+                "task_definition": service["taskDefinition"].rsplit("/", 1)[-1],
+                "min": target.get("MinCapacity"),
+                "max": target.get("MaxCapacity"),
+            }
+        )
+    return result
+
+
+def compute_lines(found):
+    lines = [f"ECS cluster     {found['cluster']}  (Container Insights {found['container_insights']})"]
+    for service in found["services"]:
+        bounds = f"  scales {service['min']}..{service['max']}" if service["min"] is not None else ""
+        lines.append(
+            f"  service       {service['name']:<24} {service['task_definition']:<26} "
+            f"desired {service['desired']} running {service['running']}{bounds}"
+        )
+    return lines
+
+
+def operations(module, project, environment):
+    name = f"{project}-{environment}"
+    cloudwatch = module.client("cloudwatch", retry_decorator=AWSRetry.jittered_backoff())
+    alarms = []
+    for page in cloudwatch.get_paginator("describe_alarms").paginate(AlarmNamePrefix=f"{name}-"):
+        alarms += page["MetricAlarms"] + page.get("CompositeAlarms", [])
+    sns = module.client("sns", retry_decorator=AWSRetry.jittered_backoff())
+    topic = next(
+        (
+            t["TopicArn"]
+            for page in sns.get_paginator("list_topics").paginate()
+            for t in page["Topics"]
+            if t["TopicArn"].endswith(f":{name}-alerts")
+        ),
+        None,
+    )
+    scheduler = module.client("scheduler", retry_decorator=AWSRetry.jittered_backoff())
+    try:
+        schedules = scheduler.list_schedules(aws_retry=True, GroupName=name)["Schedules"]
+    except is_boto3_error_code("ResourceNotFoundException"):
+        schedules = []
+    if not alarms and not topic and not schedules:
+        return None
+    return {
+        "alerts_topic": topic,
+        "alarms": len(alarms),
+        "in_alarm": sorted(a["AlarmName"] for a in alarms if a.get("StateValue") == "ALARM"),
+        "schedules": sorted(s["Name"] for s in schedules),
+    }
+
+
+def operations_lines(found):
+    return [
+        f"Alerts topic    {found['alerts_topic']}",
+        f"Alarms          {found['alarms']} ({len(found['in_alarm'])} in ALARM"
+        + (f": {', '.join(found['in_alarm'])})" if found["in_alarm"] else ")"),
+        f"Schedules       {', '.join(found['schedules']) or 'none'}",
+    ]
+
+
 # (section, collector, formatter). Later tiers add their own entries here.
-SECTIONS = (("network", network, network_lines),)
+SECTIONS = (
+    ("network", network, network_lines),
+    ("compute", compute, compute_lines),
+    ("operations", operations, operations_lines),
+)
 
 
 def main():

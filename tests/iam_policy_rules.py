@@ -1,0 +1,120 @@
+"""The rules every IAM document of roles/iam must keep, shared by the golden tests.
+
+`render(template, **context)` renders a policy template of roles/iam exactly as the role does
+(plain Jinja, `ctx` = the role's `iam__context`); `violations(document, kind)` lists what breaks
+the least-privilege rules.
+"""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Any
+
+import jinja2
+import yaml
+
+ROOT = Path(__file__).resolve().parent.parent
+TEMPLATES = ROOT / "roles/iam/templates"
+
+# Actions IAM evaluates against "*" only (no resource-level permission): the documented exceptions.
+# ecr:GetAuthorizationToken is the strategy's; the three read-only deploy actions are AWS's rule
+# (Service Authorization Reference: no resource types for them).
+RESOURCE_STAR_ALLOWED = frozenset(
+    {
+        "ecr:GetAuthorizationToken",
+        "ecs:DescribeTaskDefinition",
+        "elasticloadbalancing:DescribeRules",
+        "elasticloadbalancing:DescribeTargetHealth",
+    }
+)
+OIDC_HOST = "token.actions.githubusercontent.com"
+
+
+def context(environment: str = "local", account_id: str = "123456789012", **overrides: Any) -> dict[str, Any]:
+    """What the iam role feeds its templates, from the role's defaults and an inventory."""
+    defaults = yaml.safe_load((ROOT / "roles/iam/defaults/main.yml").read_text())
+    secrets = defaults["iam_container_secrets_fallback"]
+    suffixes = sorted({ref.split(":")[0] for svc in secrets.values() for ref in svc.values()})
+    ctx = {
+        "partition": "aws",
+        "account_id": account_id,
+        "region": "ap-south-1",
+        "project": "loopin",
+        "environment": environment,
+        "github_repository": defaults["iam_github_repository"],
+        "oidc_host": OIDC_HOST,
+        "web_send_queues": defaults["iam_web_send_queues"],
+        "worker_queues": defaults["iam_worker_queues"],
+        "worker_redrive": defaults["iam_worker_redrive_enabled"],
+        "execution_secrets": suffixes,
+    }
+    ctx.update(overrides)
+    return ctx
+
+
+def render(template: str, ctx: dict[str, Any]) -> dict[str, Any]:
+    # JSON documents, not HTML: autoescape would corrupt them (Ansible renders them unescaped too).
+    env = jinja2.Environment(  # noqa: S701
+        loader=jinja2.FileSystemLoader(TEMPLATES), undefined=jinja2.StrictUndefined
+    )
+    return json.loads(env.get_template(template).render(ctx=ctx))
+
+
+def _as_list(value: Any) -> list[Any]:
+    return value if isinstance(value, list) else [value]
+
+
+def violations(document: dict[str, Any], *, environment: str, repository: str) -> list[str]:
+    """Reasons the document is not least privilege (an empty list when it is)."""
+    found = []
+    for index, statement in enumerate(document.get("Statement", [])):
+        where = f"statement {statement.get('Sid', index)}"
+        if statement.get("Effect") != "Allow":
+            continue
+        if "NotAction" in statement or "NotResource" in statement:
+            found.append(f"{where}: NotAction/NotResource grant everything else")
+        actions = _as_list(statement.get("Action", []))
+        for action in actions:
+            if "*" in action:
+                found.append(f"{where}: wildcard action {action}")
+        if "Principal" in statement:
+            found += _trust_violations(statement, where, environment, repository)
+            continue
+        resources = _as_list(statement.get("Resource", []))
+        if "*" in resources:
+            extra = sorted(set(actions) - RESOURCE_STAR_ALLOWED)
+            if extra:
+                found.append(f'{where}: Resource "*" for {extra}')
+        for resource in resources:
+            if resource != "*" and f"{environment}" not in resource and ":iam::" not in resource:
+                found.append(f"{where}: {resource} is not scoped to environment {environment}")
+            if resource.startswith("arn:") and (":*:" in resource or resource.split(":")[4] == "*"):
+                found.append(f"{where}: {resource} does not name the account or region")
+        if "iam:PassRole" in actions:
+            passed = statement.get("Condition", {}).get("StringEquals", {}).get("iam:PassedToService")
+            if passed != "ecs-tasks.amazonaws.com":
+                found.append(f"{where}: iam:PassRole without iam:PassedToService = ecs-tasks.amazonaws.com")
+    return found
+
+
+def _trust_violations(statement: dict[str, Any], where: str, environment: str, repository: str) -> list[str]:
+    found = []
+    principal = statement["Principal"]
+    if principal == "*" or principal.get("AWS") == "*":
+        found.append(f"{where}: anyone may assume the role")
+    federated = principal.get("Federated")
+    if federated:
+        conditions = statement.get("Condition", {})
+        if set(conditions) != {"StringEquals"}:
+            found.append(f"{where}: only StringEquals may pin the token (got {sorted(conditions)})")
+        equals = conditions.get("StringEquals", {})
+        if equals.get(f"{OIDC_HOST}:aud") != "sts.amazonaws.com":
+            found.append(f"{where}: audience is not pinned to sts.amazonaws.com")
+        wanted_sub = f"repo:{repository}:environment:{environment}"
+        if equals.get(f"{OIDC_HOST}:sub") != wanted_sub:
+            found.append(f"{where}: subject {equals.get(f'{OIDC_HOST}:sub')!r} is not {wanted_sub!r}")
+    elif principal.get("Service") == "ecs-tasks.amazonaws.com":
+        if "aws:SourceAccount" not in statement.get("Condition", {}).get("StringEquals", {}):
+            found.append(f"{where}: ecs-tasks trust without aws:SourceAccount (confused deputy)")
+    return found

@@ -1,0 +1,201 @@
+"""Ownership of the running services (issue 4): site.yml owns the infrastructure, the deploy owns
+the image and revision, the autoscaler owns the count. After a simulated deploy (new task-definition
+revision, service moved to it) and a scale-out (desired count changed), re-running compute.yml
+reports changed=0 and reverts neither. Also: what the emulator holds after the converge.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import re
+import subprocess
+import sys
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import boto3
+import pytest
+
+ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(Path(__file__).parent))
+
+import emulator  # noqa: E402
+from iam_policy_rules import context, render  # noqa: E402
+
+REGION = "ap-south-1"
+PREFIX = "loopin-local"
+DIGEST = "sha256:" + "ab" * 32
+
+
+def _playbook(endpoint: str, playbook: str) -> dict[str, int]:
+    env = {
+        **os.environ,
+        "ANSIBLE_CONFIG": str(ROOT / "ansible.cfg"),
+        "PATH": f"{ROOT / '.venv/bin'}:{os.environ['PATH']}",
+    }
+    for key in ("AWS_ENDPOINT_URL", "AWS_PROFILE"):
+        env.pop(key, None)
+    run = subprocess.run(
+        [
+            str(ROOT / ".venv/bin/ansible-playbook"),
+            "-i",
+            str(ROOT / "inventories/local"),
+            "-e",
+            f"aws_endpoint_url={endpoint}",
+            playbook,
+        ],
+        cwd=ROOT,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=900,
+    )
+    assert run.returncode == 0, run.stdout[-6000:] + run.stderr[-3000:]
+    recap = re.search(r"loopin-local\s+:\s+ok=(\d+)\s+changed=(\d+)", run.stdout)
+    assert recap, run.stdout[-3000:]
+    return {"ok": int(recap.group(1)), "changed": int(recap.group(2)), "output": run.stdout}  # type: ignore[dict-item]
+
+
+@pytest.fixture(scope="module")
+def converged(moto_endpoint: str) -> Iterator[dict[str, Any]]:
+    emulator.reset(int(moto_endpoint.rsplit(":", 1)[1]))
+    _playbook(moto_endpoint, "molecule/tier4_compute/prepare.yml")
+    first = _playbook(moto_endpoint, "playbooks/compute.yml")
+    session = boto3.Session(aws_access_key_id="testing", aws_secret_access_key="testing", region_name=REGION)
+    yield {
+        "endpoint": moto_endpoint,
+        "first": first,
+        "client": lambda service: session.client(service, endpoint_url=moto_endpoint),
+    }
+
+
+def _services(client: Any) -> dict[str, dict[str, Any]]:
+    found = client("ecs").describe_services(cluster=PREFIX, services=[f"{PREFIX}-web", f"{PREFIX}-worker"])
+    return {s["serviceName"].rsplit("-", 1)[-1]: s for s in found["services"]}
+
+
+def test_first_converge_builds_the_tier(converged: dict[str, Any]) -> None:
+    assert converged["first"]["changed"] > 0
+    client = converged["client"]
+    cluster = client("ecs").describe_clusters(clusters=[PREFIX], include=["SETTINGS"])["clusters"][0]
+    assert set(cluster["capacityProviders"]) == {"FARGATE", "FARGATE_SPOT"}
+    assert {"name": "containerInsights", "value": "enabled"} in cluster["settings"]
+    services = _services(client)
+    assert set(services) == {"web", "worker"}
+    for service in services.values():
+        vpc = service["networkConfiguration"]["awsvpcConfiguration"]
+        assert vpc["assignPublicIp"] == "DISABLED" and vpc["securityGroups"]
+        subnets = client("ec2").describe_subnets(SubnetIds=vpc["subnets"])["Subnets"]
+        assert {s["AvailabilityZone"] for s in subnets} == {"ap-south-1a", "ap-south-1b"}
+        assert {t["Value"] for s in subnets for t in s["Tags"] if t["Key"] == "Tier"} == {"private"}
+    blue = client("elbv2").describe_target_groups(Names=[f"{PREFIX}-web-blue"])["TargetGroups"][0]
+    assert services["web"]["loadBalancers"][0]["targetGroupArn"] == blue["TargetGroupArn"]
+
+
+def test_task_definitions_follow_the_rules(converged: dict[str, Any]) -> None:
+    client = converged["client"]
+    for name, service in _services(client).items():
+        definition = client("ecs").describe_task_definition(taskDefinition=service["taskDefinition"])[
+            "taskDefinition"
+        ]
+        assert definition["networkMode"] == "awsvpc"
+        assert definition["executionRoleArn"].endswith(f":role/{PREFIX}-ecs-execution")
+        assert definition["taskRoleArn"].endswith(f":role/{PREFIX}-{name}-task")
+        (container,) = definition["containerDefinitions"]
+        assert container["cpu"] and container["memory"] and definition["cpu"] and definition["memory"]
+        assert container["user"] == "10001:10001"
+        assert container["readonlyRootFilesystem"] is True
+        assert {m["containerPath"] for m in container["mountPoints"]} == {"/tmp"}
+        assert "127.0.0.1:8000/health" in " ".join(container["healthCheck"]["command"])
+        assert container["stopTimeout"] <= 120
+        assert container["logConfiguration"]["options"]["awslogs-group"] == f"/ecs/{PREFIX}-{name}"
+        assert container["secrets"], "secrets come through valueFrom"
+        for secret in container["secrets"]:
+            assert secret["valueFrom"].startswith("arn:aws:secretsmanager:")
+        secret_names = {s["name"] for s in container["secrets"]}
+        assert not secret_names & {e["name"] for e in container["environment"]}
+    worker = client("ecs").describe_task_definition(taskDefinition=f"{PREFIX}-worker")["taskDefinition"]
+    assert worker["containerDefinitions"][0]["stopTimeout"] == 120
+    groups = client("logs").describe_log_groups(logGroupNamePrefix=f"/ecs/{PREFIX}-")["logGroups"]
+    assert {g["logGroupName"]: g["retentionInDays"] for g in groups} == {
+        f"/ecs/{PREFIX}-web": 30,
+        f"/ecs/{PREFIX}-worker": 30,
+    }
+
+
+def test_iam_in_the_emulator_equals_the_rendered_policies(converged: dict[str, Any]) -> None:
+    iam = converged["client"]("iam")
+    ctx = context("local", account_id="123456789012")
+    for role, template in [
+        ("web-task", "web_task_policy.json.j2"),
+        ("worker-task", "worker_task_policy.json.j2"),
+        ("ecs-execution", "execution_policy.json.j2"),
+        ("deploy", "deploy_policy.json.j2"),
+    ]:
+        name = f"{PREFIX}-{role}"
+        document = iam.get_role_policy(RoleName=name, PolicyName=name)["PolicyDocument"]
+        if isinstance(document, str):
+            document = json.loads(document)
+        assert document == render(template, ctx)
+    trust = iam.get_role(RoleName=f"{PREFIX}-deploy")["Role"]["AssumeRolePolicyDocument"]
+    assert trust == render("deploy_trust.json.j2", ctx)
+
+
+def test_autoscaling_bounds_and_policies(converged: dict[str, Any]) -> None:
+    scaling = converged["client"]("application-autoscaling")
+    targets = {
+        t["ResourceId"]: t
+        for t in scaling.describe_scalable_targets(ServiceNamespace="ecs")["ScalableTargets"]
+    }
+    assert (
+        targets[f"service/{PREFIX}/{PREFIX}-web"]["MinCapacity"],
+        targets[f"service/{PREFIX}/{PREFIX}-web"]["MaxCapacity"],
+    ) == (1, 2)
+    policies = {
+        p["PolicyName"]: p
+        for p in scaling.describe_scaling_policies(ServiceNamespace="ecs")["ScalingPolicies"]
+    }
+    cpu = policies[f"{PREFIX}-web-cpu"]["TargetTrackingScalingPolicyConfiguration"]
+    assert (cpu["TargetValue"], cpu["ScaleOutCooldown"], cpu["ScaleInCooldown"]) == (70.0, 60, 300)
+    assert policies[f"{PREFIX}-web-memory"]["TargetTrackingScalingPolicyConfiguration"]["TargetValue"] == 80.0
+    requests = policies[f"{PREFIX}-web-requests"]["TargetTrackingScalingPolicyConfiguration"]
+    assert requests["TargetValue"] == 1000.0
+    assert requests["PredefinedMetricSpecification"]["ResourceLabel"].startswith(f"app/{PREFIX}/")
+    alarms = converged["client"]("cloudwatch").describe_alarms(AlarmNamePrefix=f"{PREFIX}-worker-backlog-")[
+        "MetricAlarms"
+    ]
+    by_name = {a["AlarmName"]: a for a in alarms}
+    high, low = by_name[f"{PREFIX}-worker-backlog-high"], by_name[f"{PREFIX}-worker-backlog-low"]
+    assert (high["Threshold"], high["EvaluationPeriods"]) == (100.0, 1)
+    assert (low["Threshold"], low["EvaluationPeriods"]) == (10.0, 5)
+    assert "q1 + q2 + q3" in next(m["Expression"] for m in high["Metrics"] if "Expression" in m)
+    assert high["AlarmActions"] == [policies[f"{PREFIX}-worker-scale-out"]["PolicyARN"]]
+
+
+def test_rerun_after_deploy_and_scale_out_changes_nothing(converged: dict[str, Any]) -> None:
+    client = converged["client"]
+    ecs = client("ecs")
+    web = _services(client)["web"]
+    current = ecs.describe_task_definition(taskDefinition=web["taskDefinition"])["taskDefinition"]
+    containers = current["containerDefinitions"]
+    containers[0]["image"] = containers[0]["image"].rsplit(":", 1)[0] + "@" + DIGEST
+    keys = ("family", "taskRoleArn", "executionRoleArn", "networkMode", "volumes", "requiresCompatibilities",
+            "cpu", "memory", "runtimePlatform")  # fmt: skip
+    deployed = ecs.register_task_definition(
+        containerDefinitions=containers, **{k: current[k] for k in keys if k in current}
+    )["taskDefinition"]
+    ecs.update_service(cluster=PREFIX, service=f"{PREFIX}-web", taskDefinition=deployed["taskDefinitionArn"])
+    ecs.update_service(cluster=PREFIX, service=f"{PREFIX}-worker", desiredCount=2)
+
+    rerun = _playbook(converged["endpoint"], "playbooks/compute.yml")
+    assert rerun["changed"] == 0, rerun["output"][-4000:]
+
+    after = _services(client)
+    assert after["web"]["taskDefinition"] == deployed["taskDefinitionArn"]
+    image = ecs.describe_task_definition(taskDefinition=after["web"]["taskDefinition"])["taskDefinition"][
+        "containerDefinitions"
+    ][0]["image"]
+    assert image.endswith(DIGEST)
+    assert after["worker"]["desiredCount"] == 2

@@ -1,0 +1,36 @@
+"""The task definitions' environment and secrets mirror the services' own declaration.
+
+roles/ecs and roles/iam fall back to lists in their defaults while services/<svc>/container-env.yml
+is absent; once a service publishes the file, the fallback must say the same thing.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+import yaml
+
+ROOT = Path(__file__).resolve().parent.parent
+ECS = yaml.safe_load((ROOT / "roles/ecs/defaults/main.yml").read_text())["ecs_container_env_fallback"]
+IAM = yaml.safe_load((ROOT / "roles/iam/defaults/main.yml").read_text())["iam_container_secrets_fallback"]
+
+
+@pytest.mark.parametrize("service", ["web", "worker"])
+def test_iam_and_ecs_fallbacks_agree(service: str) -> None:
+    assert ECS[service]["secrets"] == IAM[service]
+
+
+@pytest.mark.parametrize("service", ["web", "worker"])
+def test_fallback_mirrors_the_services_file(service: str) -> None:
+    published = ROOT / "services" / service / "container-env.yml"
+    if not published.is_file():
+        pytest.skip(f"{published.relative_to(ROOT)} not on this branch yet: the fallback is used")
+    declared = yaml.safe_load(published.read_text())
+    assert sorted(declared["environment"]) == sorted(ECS[service]["environment"])
+    assert declared["secrets"] == ECS[service]["secrets"]
+
+
+@pytest.mark.parametrize("service", ["web", "worker"])
+def test_no_name_is_both_plain_and_secret(service: str) -> None:
+    assert not set(ECS[service]["environment"]) & set(ECS[service]["secrets"])
