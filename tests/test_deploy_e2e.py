@@ -138,3 +138,32 @@ def test_alarm_at_50_percent_rolls_back_within_one_poll(
     out, _ = rollback.communicate(timeout=120)
     assert rollback.returncode == 0, out
     assert "100% on blue" in out and stack.weights(boto) == {BLUE: 100, GREEN: 0}
+
+
+@pytest.mark.parametrize("emergency", [False, True])
+def test_production_outside_the_window_needs_an_emergency(emergency: bool) -> None:
+    # No AWS here: a dead loopback endpoint, so a run that got past the window fails on its first call.
+    env = {
+        "PATH": "/usr/bin:/bin",
+        "AWS_ENDPOINT_URL": "http://127.0.0.1:9",
+        "AWS_ACCESS_KEY_ID": "testing",
+        "AWS_SECRET_ACCESS_KEY": "testing",
+        "ANSIBLE_CONFIG": str(ROOT / "ansible.cfg"),
+    }
+    command = [
+        str(ROOT / ".venv/bin/ansible-playbook"),
+        *("-i", "inventories/production", "playbooks/deploy.yml"),
+        *("-e", f"image={NEW_WEB}", "-e", "deploy_window_now=2026-11-27T09:00:00+00:00"),  # a Friday
+        *(("-e", "emergency_change=true", "-e", "emergency_reason=INC-7") if emergency else ()),
+    ]
+    result = subprocess.run(
+        command, cwd=ROOT, env=env, capture_output=True, text=True, timeout=120, check=False
+    )
+    output = result.stdout + result.stderr
+    assert result.returncode != 0
+    if emergency:
+        assert "EMERGENCY CHANGE outside the deployment window (tue/wed/thu 14:00-16:00 IST)" in output
+        assert "INC-7" in output and "Find the live side" in output
+    else:
+        assert "Fri 2026-11-27 14:30 IST is outside the deployment window" in output, output
+        assert "emergency_change=true" in output and "Find the live side" not in output

@@ -69,25 +69,50 @@ def task_definition(env: str, name: str, image: str, role_prefix: str) -> dict[s
     }
 
 
+def existing_network(ec2: Any, prefix: str) -> tuple[str | None, dict[str, list[str]], dict[str, str]]:
+    """The VPC, subnets by tier and security groups `make up` made, when it has run (the seed then
+    builds only what the edge and compute roles would)."""
+    subnets: dict[str, list[str]] = {"public": [], "private": []}
+    vpcs = ec2.describe_vpcs(Filters=[{"Name": "tag:Name", "Values": [prefix]}])["Vpcs"]
+    if not vpcs:
+        return None, subnets, {}
+    vpc = vpcs[0]["VpcId"]
+    for subnet in ec2.describe_subnets(Filters=[{"Name": "vpc-id", "Values": [vpc]}])["Subnets"]:
+        tier = next((t["Value"] for t in subnet.get("Tags", []) if t["Key"] == "Tier"), None)
+        if tier in subnets:
+            subnets[tier].append(subnet["SubnetId"])
+    found = ec2.describe_security_groups(Filters=[{"Name": "vpc-id", "Values": [vpc]}])["SecurityGroups"]
+    groups = {
+        g["GroupName"].removeprefix(f"{prefix}-"): g["GroupId"]
+        for g in found
+        if g["GroupName"].startswith(prefix)
+    }
+    return vpc, subnets, groups
+
+
 def build(boto: Client, env: str = "local", web_count: int = 2) -> Stack:
     prefix = f"loopin-{env}"
     tags = [{"Key": "Project", "Value": "loopin"}, {"Key": "Environment", "Value": env}]
     ec2, elbv2, ecs, cw, sqs = (boto(s) for s in ("ec2", "elbv2", "ecs", "cloudwatch", "sqs"))
-    vpc = ec2.create_vpc(CidrBlock="10.0.0.0/16")["Vpc"]["VpcId"]
-    ec2.create_tags(Resources=[vpc], Tags=[*tags, {"Key": "Name", "Value": prefix}])
-    subnets: dict[str, list[str]] = {"public": [], "private": []}
-    for zone, public, private in (
-        ("ap-south-1a", "10.0.1.0/24", "10.0.2.0/24"),
-        ("ap-south-1b", "10.0.4.0/24", "10.0.3.0/24"),
-    ):
-        for tier, cidr in (("public", public), ("private", private)):
-            subnet = ec2.create_subnet(VpcId=vpc, CidrBlock=cidr, AvailabilityZone=zone)["Subnet"]["SubnetId"]
-            ec2.create_tags(Resources=[subnet], Tags=[*tags, {"Key": "Tier", "Value": tier}])
-            subnets[tier].append(subnet)
-    groups = {
-        name: ec2.create_security_group(GroupName=f"{prefix}-{name}", Description=name, VpcId=vpc)["GroupId"]
-        for name in ("alb", "web", "worker")
-    }
+    vpc, subnets, groups = existing_network(ec2, prefix)
+    if vpc is None:
+        vpc = ec2.create_vpc(CidrBlock="10.0.0.0/16")["Vpc"]["VpcId"]
+        ec2.create_tags(Resources=[vpc], Tags=[*tags, {"Key": "Name", "Value": prefix}])
+        for zone, public, private in (
+            ("ap-south-1a", "10.0.1.0/24", "10.0.2.0/24"),
+            ("ap-south-1b", "10.0.4.0/24", "10.0.3.0/24"),
+        ):
+            for tier, cidr in (("public", public), ("private", private)):
+                subnet = ec2.create_subnet(VpcId=vpc, CidrBlock=cidr, AvailabilityZone=zone)["Subnet"][
+                    "SubnetId"
+                ]
+                ec2.create_tags(Resources=[subnet], Tags=[*tags, {"Key": "Tier", "Value": tier}])
+                subnets[tier].append(subnet)
+    for name in ("alb", "web", "worker"):
+        if name not in groups:
+            groups[name] = ec2.create_security_group(
+                GroupName=f"{prefix}-{name}", Description=name, VpcId=vpc
+            )["GroupId"]
     lb = elbv2.create_load_balancer(Name=prefix, Subnets=subnets["public"], SecurityGroups=[groups["alb"]])[
         "LoadBalancers"
     ][0]["LoadBalancerArn"]

@@ -228,7 +228,8 @@ def test_change_window(run_module: Any, args: dict[str, Any], failed: bool, emer
     assert result.get("emergency", False) is emergency
     if emergency:
         assert "EMERGENCY CHANGE" in result["msg"] and "INC-42" in result["msg"]
-        assert "EMERGENCY CHANGE" in str(result["warnings"])
+        # (the warning itself is asserted on a real run: test_deploy_e2e; ansible-core dedups
+        # warnings process-wide, so an in-process run may not carry it again)
 
 
 def test_summary_shows_the_live_side(run_module: Any, stack: deploy_stack.Stack) -> None:
