@@ -1,4 +1,4 @@
-"""moto's server, with the load-balancer attributes AWS reports and moto leaves out.
+"""moto's server, closer to AWS where the roles depend on it (ALB attributes, ElastiCache deletion).
 
 AWS's DescribeLoadBalancerAttributes lists every attribute of an ALB with its default; moto 5.2.5
 returns only five (it drops `access_logs.s3.enabled` and `idle_timeout.timeout_seconds` on
@@ -12,6 +12,7 @@ from __future__ import annotations
 import sys
 from typing import Any
 
+from moto.elasticache.models import ElastiCacheBackend
 from moto.elbv2 import models
 
 # AWS's defaults for an application load balancer (elbv2 API reference, November 2026).
@@ -40,6 +41,21 @@ def _init_with_defaults(self: models.FakeLoadBalancer, *args: Any, **kwargs: Any
 
 
 models.FakeLoadBalancer.__init__ = _init_with_defaults  # type: ignore[method-assign]
+
+# moto marks a deleted replication group "deleting" and keeps it forever, so its subnet group can
+# never be deleted; AWS removes the group once it has deleted it. Remove it at once.
+_original_delete_group = ElastiCacheBackend.delete_replication_group
+
+
+def _delete_group_for_good(
+    self: ElastiCacheBackend, replication_group_id: str, *args: Any, **kwargs: Any
+) -> Any:
+    group = _original_delete_group(self, replication_group_id, *args, **kwargs)
+    self.replication_groups.pop(replication_group_id, None)
+    return group
+
+
+ElastiCacheBackend.delete_replication_group = _delete_group_for_good  # type: ignore[method-assign]
 
 
 if __name__ == "__main__":
