@@ -54,8 +54,14 @@ def spawn(port: int, wait: float = 30.0) -> subprocess.Popen[bytes]:
     """Run a new moto server on `port` and return once it answers."""
     STATE_DIR.mkdir(parents=True, exist_ok=True)
     log = open(STATE_DIR / f"emulator-{port}.log", "ab")  # handed to the child, closed with it
+    # moto "issues" a DNS-validated ACM certificate 60 s after the request unless told otherwise;
+    # real ACM takes about as long once the validation records exist. The certificates role
+    # waits for the issue, so the emulator issues at once.
+    env = {**os.environ, "MOTO_ACM_VALIDATION_WAIT": os.environ.get("MOTO_ACM_VALIDATION_WAIT", "0")}
+    server = Path(__file__).resolve().parent / "moto_server.py"
     proc = subprocess.Popen(
-        [sys.executable, "-m", "moto.server", "-H", HOST, "-p", str(port)],
+        [sys.executable, str(server), "-H", HOST, "-p", str(port)],
+        env=env,
         stdout=log,
         stderr=subprocess.STDOUT,
         stdin=subprocess.DEVNULL,

@@ -368,11 +368,154 @@ class DeploySection(Section):
             )
 
 
+# --- data tier: secrets, sqs, ecr, elasticache ---------------------------------------------------
+
+# Names fixed by the contract between helpers (roles, IAM policies, services read them).
+SECRET_NAMES = ("django-secret-key", "jwt-signing-key", "onesignal", "database-url", "redis-auth-token",
+                "webhook-secrets")  # fmt: skip
+QUEUE_NAMES = ("push-notifications", "webhook-events", "background-jobs")
+SQS_MAX_RETENTION_SECONDS = 1_209_600  # 14 days, SQS's ceiling
+SQS_MAX_VISIBILITY_SECONDS = 43_200  # 12 hours, SQS's ceiling
+LambdaArn = Annotated[
+    str,
+    Field(pattern=r"^arn:aws[a-z-]*:lambda:[a-z0-9-]+:\d{12}:function:[A-Za-z0-9_-]+(:[A-Za-z0-9_$-]+)?$"),
+]
+Window = Annotated[str, Field(pattern=r"^([01]\d|2[0-3]):[0-5]\d-([01]\d|2[0-3]):[0-5]\d$")]
+WeeklyWindow = Annotated[
+    str,
+    Field(
+        pattern=r"^(mon|tue|wed|thu|fri|sat|sun):([01]\d|2[0-3]):[0-5]\d-(mon|tue|wed|thu|fri|sat|sun):([01]\d|2[0-3]):[0-5]\d$"
+    ),
+]
+
+
+class DataSection(Section):
+    """Secrets Manager, SQS, ECR and ElastiCache (playbooks/data.yml)."""
+
+    title: ClassVar[str] = "data"
+
+    secrets_recovery_window_days: StrictInt
+    secrets_rotation_days: Annotated[StrictInt, Field(ge=1, le=1000)]
+    secrets_rotation_lambda_arns: dict[str, LambdaArn] = {}
+    secrets_generated_length: Annotated[StrictInt, Field(ge=32, le=128)]
+
+    sqs_expected_processing_seconds: dict[
+        str, Annotated[StrictInt, Field(ge=1, le=SQS_MAX_VISIBILITY_SECONDS)]
+    ]
+    sqs_visibility_timeout_factor: Annotated[StrictInt, Field(ge=1, le=12)]
+    sqs_max_receive_count: Annotated[StrictInt, Field(ge=1, le=1000)]
+    sqs_message_retention_seconds: Annotated[StrictInt, Field(ge=60, le=SQS_MAX_RETENTION_SECONDS)]
+    sqs_dlq_message_retention_seconds: Annotated[StrictInt, Field(ge=60, le=SQS_MAX_RETENTION_SECONDS)]
+    sqs_receive_wait_seconds: Annotated[StrictInt, Field(ge=1, le=20)]
+
+    ecr_untagged_image_expiry_days: Annotated[StrictInt, Field(ge=1, le=365)]
+    ecr_max_image_count: Annotated[StrictInt, Field(ge=1, le=10000)]
+    ecr_force_delete: StrictBool
+
+    elasticache_node_type: Annotated[str, Field(pattern=r"^cache\.[a-z][a-z0-9]*\.[a-z0-9]+$")]
+    elasticache_engine_version: Annotated[str, Field(pattern=r"^\d+\.\d+$")]
+    elasticache_replicas: Annotated[StrictInt, Field(ge=0, le=5)]
+    elasticache_automatic_failover: StrictBool
+    elasticache_multi_az: StrictBool
+    elasticache_snapshot_retention_days: Annotated[StrictInt, Field(ge=1, le=35)]
+    elasticache_snapshot_window: Window
+    elasticache_maintenance_window: WeeklyWindow
+    elasticache_final_snapshot_on_destroy: StrictBool
+
+    def checks(self) -> Iterable[tuple[str, str]]:
+        window = self.secrets_recovery_window_days
+        if window != 0 and not 7 <= window <= 30:
+            yield (
+                "secrets_recovery_window_days",
+                f"{window}: Secrets Manager takes 7 to 30 days, or 0 to delete at once",
+            )
+        for name in self.secrets_rotation_lambda_arns:
+            if name not in SECRET_NAMES:
+                yield (
+                    f"secrets_rotation_lambda_arns.{name}",
+                    f"is not one of the secrets {list(SECRET_NAMES)}",
+                )
+        if set(self.sqs_expected_processing_seconds) != set(QUEUE_NAMES):
+            yield (
+                "sqs_expected_processing_seconds",
+                f"must give exactly the queues {list(QUEUE_NAMES)}, "
+                f"got {sorted(self.sqs_expected_processing_seconds)}",
+            )
+        for name, seconds in self.sqs_expected_processing_seconds.items():
+            visibility = seconds * self.sqs_visibility_timeout_factor
+            if visibility > SQS_MAX_VISIBILITY_SECONDS:
+                yield (
+                    f"sqs_expected_processing_seconds.{name}",
+                    f"{seconds} s x sqs_visibility_timeout_factor {self.sqs_visibility_timeout_factor} "
+                    f"= {visibility} s exceeds SQS's {SQS_MAX_VISIBILITY_SECONDS} s visibility timeout",
+                )
+        if self.sqs_dlq_message_retention_seconds <= self.sqs_message_retention_seconds:
+            yield (
+                "sqs_dlq_message_retention_seconds",
+                f"{self.sqs_dlq_message_retention_seconds} must be longer than sqs_message_retention_seconds "
+                f"{self.sqs_message_retention_seconds}: a message's age carries over into the DLQ",
+            )
+        if self.elasticache_automatic_failover and self.elasticache_replicas < 1:
+            yield "elasticache_automatic_failover", "needs elasticache_replicas >= 1 (a replica to promote)"
+        if self.elasticache_multi_az and not self.elasticache_automatic_failover:
+            yield "elasticache_multi_az", "needs elasticache_automatic_failover"
+
+
+# --- edge tier: certificates, alb, waf ---------------------------------------------------------
+
+WAF_RULES = ("rate_limit", "common", "known_bad_inputs", "sqli", "ip_reputation")
+TLS13_POLICIES = ("ELBSecurityPolicy-TLS13-1-2-2021-06", "ELBSecurityPolicy-TLS13-1-2-Res-2021-06",
+                  "ELBSecurityPolicy-TLS13-1-3-2021-06")  # fmt: skip
+
+
+class EdgeSection(Section):
+    """ACM and Route 53, the ALB, and WAF (playbooks/edge.yml)."""
+
+    title: ClassVar[str] = "edge"
+
+    certificates_zone_managed: StrictBool
+    certificates_wait_for_issue_seconds: Annotated[StrictInt, Field(ge=0, le=3600)]
+
+    alb_deletion_protection: StrictBool
+    alb_ssl_policy: Literal[TLS13_POLICIES]  # type: ignore[valid-type]
+    alb_idle_timeout_seconds: Annotated[StrictInt, Field(ge=1, le=4000)]
+    alb_health_check_path: Annotated[str, Field(pattern=r"^/[A-Za-z0-9/_.-]*$")]
+    alb_deregistration_delay_seconds: Annotated[StrictInt, Field(ge=0, le=3600)]
+    alb_access_logs_enabled: StrictBool
+    alb_access_logs_tiering_after_days: Annotated[StrictInt, Field(ge=1)]
+    alb_access_logs_glacier_after_days: Annotated[StrictInt, Field(ge=1)]
+    alb_access_logs_expire_after_days: Annotated[StrictInt, Field(ge=1)]
+
+    waf_rate_limit: Annotated[StrictInt, Field(ge=100, le=2_000_000_000)]
+    waf_rule_actions: dict[str, Literal["COUNT", "BLOCK"]]
+    waf_log_retention_days: RetentionDays
+
+    def checks(self) -> Iterable[tuple[str, str]]:
+        if set(self.waf_rule_actions) != set(WAF_RULES):
+            yield (
+                "waf_rule_actions",
+                f"must give exactly the rules {list(WAF_RULES)}, got {sorted(self.waf_rule_actions)}",
+            )
+        tiering, glacier, expire = (
+            self.alb_access_logs_tiering_after_days,
+            self.alb_access_logs_glacier_after_days,
+            self.alb_access_logs_expire_after_days,
+        )
+        if not tiering < glacier < expire:
+            yield (
+                "alb_access_logs_glacier_after_days",
+                f"access logs must move to Intelligent-Tiering ({tiering} d), then Glacier ({glacier} d), "
+                f"then expire ({expire} d), in that order",
+            )
+
+
 # Each role family that adds variables adds its Section here.
 SECTIONS: tuple[type[Section], ...] = (
     EnvironmentSection,
     NetworkSection,
     SecurityGroupsSection,
+    DataSection,
+    EdgeSection,
     ComputeSection,
     OperationsSection,
     DeploySection,

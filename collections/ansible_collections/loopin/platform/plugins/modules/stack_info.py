@@ -44,7 +44,7 @@ EXAMPLES = r"""
 
 RETURN = r"""
 outputs:
-  description: Resources by section (network, security_groups, ...).
+  description: Resources by section (network, data, edge, ...).
   returned: always
   type: dict
   sample: {"network": {"vpc_id": "vpc-0abc", "cidr": "10.0.0.0/16"}}
@@ -264,9 +264,168 @@ def operations_lines(found):
     ]
 
 
+QUEUES = ("push-notifications", "webhook-events", "background-jobs")
+REPOSITORIES = ("web", "worker")
+
+
+def _queue_url(sqs, name):
+    try:
+        return sqs.get_queue_url(aws_retry=True, QueueName=name)["QueueUrl"]
+    except is_boto3_error_code("AWS.SimpleQueueService.NonExistentQueue"):
+        return None
+    except is_boto3_error_code("QueueDoesNotExist"):  # pylint: disable=duplicate-except
+        return None
+
+
+def data(module, project, environment):
+    prefix = f"{project}-{environment}"
+    sqs = module.client("sqs", retry_decorator=AWSRetry.jittered_backoff())
+    queues = []
+    for queue in QUEUES:
+        url, dlq_url = _queue_url(sqs, f"{prefix}-{queue}"), _queue_url(sqs, f"{prefix}-{queue}-dlq")
+        if url or dlq_url:
+            queues.append({"name": queue, "url": url, "dlq_url": dlq_url})
+
+    ecr = module.client("ecr", retry_decorator=AWSRetry.jittered_backoff())
+    repositories = []
+    for repository in REPOSITORIES:
+        try:
+            found = ecr.describe_repositories(
+                aws_retry=True, repositoryNames=[f"{project}/{environment}/{repository}"]
+            )
+        except is_boto3_error_code("RepositoryNotFoundException"):
+            continue
+        repositories.append({"name": repository, "uri": found["repositories"][0]["repositoryUri"]})
+
+    elasticache = module.client("elasticache", retry_decorator=AWSRetry.jittered_backoff())
+    redis = None
+    try:
+        groups = elasticache.describe_replication_groups(aws_retry=True, ReplicationGroupId=prefix)[
+            "ReplicationGroups"
+        ]
+    except is_boto3_error_code("ReplicationGroupNotFoundFault"):
+        groups = []
+    for group in groups:
+        if group.get("Status") == "deleting":
+            continue
+        endpoint = ((group.get("NodeGroups") or [{}])[0].get("PrimaryEndpoint")) or {}
+        redis = {
+            "id": group["ReplicationGroupId"],
+            "status": group.get("Status"),
+            "primary_endpoint": f"{endpoint.get('Address')}:{endpoint.get('Port')}" if endpoint else None,
+            "node_type": group.get("CacheNodeType"),
+            "nodes": len(group.get("MemberClusters") or []),
+            "multi_az": group.get("MultiAZ"),
+            "transit_encryption": group.get("TransitEncryptionEnabled", False),
+            "at_rest_encryption": group.get("AtRestEncryptionEnabled", False),
+            "auth_token": group.get("AuthTokenEnabled", False),
+        }
+
+    secretsmanager = module.client("secretsmanager", retry_decorator=AWSRetry.jittered_backoff())
+    secrets = sorted(
+        secret["Name"]
+        for page in secretsmanager.get_paginator("list_secrets").paginate(
+            Filters=[{"Key": "name", "Values": [f"{project}/{environment}/"]}]
+        )
+        for secret in page["SecretList"]
+        if secret["Name"].startswith(f"{project}/{environment}/") and not secret.get("DeletedDate")
+    )
+    if not (queues or repositories or redis or secrets):
+        return None
+    return {"queues": queues, "repositories": repositories, "redis": redis, "secrets": secrets}
+
+
+def data_lines(found):
+    lines = ["Data"]
+    redis = found["redis"]
+    if redis:
+        lines.append(
+            f"  Redis         {redis['primary_endpoint']}  {redis['node_type']} x{redis['nodes']}  "
+            f"multi-AZ {redis['multi_az']}  TLS {redis['transit_encryption']}  AUTH {redis['auth_token']}"
+        )
+    for queue in found["queues"]:
+        lines.append(f"  queue         {queue['url']}")
+        lines.append(f"    DLQ         {queue['dlq_url']}")
+    for repository in found["repositories"]:
+        lines.append(f"  ECR           {repository['uri']}")
+    lines.append(f"  secrets       {', '.join(found['secrets']) or '-'}")
+    return lines
+
+
+def _acm_tags(acm, arn):
+    return {
+        tag["Key"]: tag["Value"]
+        for tag in acm.list_tags_for_certificate(aws_retry=True, CertificateArn=arn)["Tags"]
+    }
+
+
+def edge(module, project, environment):
+    name = f"{project}-{environment}"
+    elbv2 = module.client("elbv2", retry_decorator=AWSRetry.jittered_backoff())
+    try:
+        alb = elbv2.describe_load_balancers(aws_retry=True, Names=[name])["LoadBalancers"][0]
+    except is_boto3_error_code("LoadBalancerNotFound"):
+        alb = None
+
+    acm = module.client("acm", retry_decorator=AWSRetry.jittered_backoff())
+    certificate = None
+    for page in acm.get_paginator("list_certificates").paginate():
+        for summary in page["CertificateSummaryList"]:
+            tags = _acm_tags(acm, summary["CertificateArn"])
+            if tags.get("Project") == project and tags.get("Environment") == environment:
+                certificate = {
+                    "arn": summary["CertificateArn"],
+                    "domain": summary["DomainName"],
+                    "status": summary.get("Status"),
+                }
+
+    wafv2 = module.client("wafv2", retry_decorator=AWSRetry.jittered_backoff())
+    web_acl = None
+    for acl in wafv2.list_web_acls(aws_retry=True, Scope="REGIONAL").get("WebACLs", []):
+        if acl["Name"] == name:
+            web_acl = {"name": acl["Name"], "arn": acl["ARN"], "protects_alb": False}
+    if web_acl and alb:
+        found = wafv2.get_web_acl_for_resource(aws_retry=True, ResourceArn=alb["LoadBalancerArn"]).get(
+            "WebACL"
+        )
+        web_acl["protects_alb"] = bool(found and found["ARN"] == web_acl["arn"])
+
+    if not (alb or certificate or web_acl):
+        return None
+    target_groups = []
+    if alb:
+        groups = elbv2.describe_target_groups(aws_retry=True, LoadBalancerArn=alb["LoadBalancerArn"])
+        target_groups = sorted(group["TargetGroupName"] for group in groups["TargetGroups"])
+    return {
+        "alb": {"name": alb["LoadBalancerName"], "dns_name": alb["DNSName"], "arn": alb["LoadBalancerArn"]}
+        if alb
+        else None,
+        "api_url": f"https://{certificate['domain']}" if certificate else None,
+        "certificate": certificate,
+        "target_groups": target_groups,
+        "web_acl": web_acl,
+    }
+
+
+def edge_lines(found):
+    lines = ["Edge"]
+    if found["alb"]:
+        lines.append(f"  ALB           {found['alb']['dns_name']}")
+        lines.append(f"  targets       {', '.join(found['target_groups'])}")
+    if found["certificate"]:
+        lines.append(f"  API           {found['api_url']}  (certificate {found['certificate']['status']})")
+        lines.append(f"  certificate   {found['certificate']['arn']}")
+    if found["web_acl"]:
+        protects = "protects the ALB" if found["web_acl"]["protects_alb"] else "NOT associated with the ALB"
+        lines.append(f"  WAF           {found['web_acl']['name']}  {protects}")
+    return lines
+
+
 # (section, collector, formatter). Later tiers add their own entries here.
 SECTIONS = (
     ("network", network, network_lines),
+    ("data", data, data_lines),
+    ("edge", edge, edge_lines),
     ("compute", compute, compute_lines),
     ("operations", operations, operations_lines),
 )
