@@ -99,7 +99,7 @@ def test_gate_passes_health_then_steps(run_module: Any, stack: deploy_stack.Stac
 
 def test_gate_waits_and_reports_time_left(run_module: Any, stack: deploy_stack.Stack) -> None:
     result = run_module("bluegreen_gate", gate_args(stack, phase=1, bake_seconds=60, watch_seconds=0.5))
-    assert result["decision"]["action"] == "wait" and result["samples"] >= 2
+    assert result["decision"]["action"] == "wait" and result["samples"] >= 1
     assert "step 2/3 (50% to green): wait" in result["msg"] and "s left in the bake" in result["msg"]
     assert "weights blue 50 / green 50" in result["msg"] and "loopin-local-green-5xx=OK" in result["msg"]
 

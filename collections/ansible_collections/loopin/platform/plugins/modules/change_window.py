@@ -50,6 +50,12 @@ options:
     type: str
 notes:
   - Supports C(check_mode) (it only reads the clock).
+  - Built on AnsibleAWSModule only so that it joins the collection's C(aws) action group (the
+    playbooks' module_defaults); it makes no AWS call.
+extends_documentation_fragment:
+  - amazon.aws.common.modules
+  - amazon.aws.region.modules
+  - amazon.aws.boto3
 """
 
 EXAMPLES = r"""
@@ -81,12 +87,12 @@ msg:
 import getpass
 from datetime import datetime, timezone
 
-from ansible.module_utils.basic import AnsibleModule
+from ansible_collections.amazon.aws.plugins.module_utils.modules import AnsibleAWSModule
 from ansible_collections.loopin.platform.plugins.module_utils.bluegreen import DAYS, IST, in_window
 
 
 def main():
-    module = AnsibleModule(
+    module = AnsibleAWSModule(
         argument_spec=dict(
             enforce=dict(type="bool", default=True),
             days=dict(type="list", elements="str", default=["tue", "wed", "thu"]),
