@@ -66,11 +66,13 @@ cost: $(STAMP) ## monthly cost estimate of ENV from its inventory and tools/pric
 config-diff: $(STAMP) ## effective configuration of A and B side by side: make config-diff A=staging B=production
 	$(BIN)/python tools/config.py diff inventories/$(A) inventories/$(B)
 
-lint: $(STAMP) ## yamllint, ansible-lint (profile production), ruff
+lint: $(STAMP) ## yamllint, ansible-lint (profile production), ruff, workflow schema + zizmor
 	$(BIN)/yamllint --strict .
 	$(BIN)/ruff check .
 	$(BIN)/ruff format --check .
 	$(BIN)/ansible-lint --offline
+	$(BIN)/check-jsonschema --builtin-schema vendor.github-workflows .github/workflows/*.yml
+	$(BIN)/zizmor --offline --persona auditor .github/workflows
 
 test-infra: $(STAMP) ## pytest for the tools, inventories, modules and roles (real moto server)
 	$(BIN)/pytest tests
@@ -87,3 +89,4 @@ clean: ## remove the virtualenv and local state
 	rm -rf $(VENV) .state
 
 include services/services.mk
+include delivery.mk

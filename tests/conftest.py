@@ -29,6 +29,16 @@ def moto_endpoint() -> Iterator[str]:
 def aws_env(moto_endpoint: str, monkeypatch: pytest.MonkeyPatch) -> dict[str, str]:
     """Point boto3 and ansible modules at a freshly reset emulator with fake credentials."""
     emulator.reset(int(moto_endpoint.rsplit(":", 1)[1]))
+    return _point_at(moto_endpoint, monkeypatch)
+
+
+@pytest.fixture
+def emulator_env(moto_endpoint: str, monkeypatch: pytest.MonkeyPatch) -> dict[str, str]:
+    """Like `aws_env`, but keeps what earlier (module-scoped) fixtures built in the emulator."""
+    return _point_at(moto_endpoint, monkeypatch)
+
+
+def _point_at(moto_endpoint: str, monkeypatch: pytest.MonkeyPatch) -> dict[str, str]:
     env = {
         "AWS_ENDPOINT_URL": moto_endpoint,
         "AWS_URL": moto_endpoint,

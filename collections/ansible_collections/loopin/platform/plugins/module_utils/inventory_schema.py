@@ -310,6 +310,64 @@ class OperationsSection(Section):
             yield "budget_monthly_limit_usd", "above the strategy's ceiling of 250 USD a month"
 
 
+# --- deploy (blue/green, issue 7) --------------------------------------------------------------
+
+Seconds = Annotated[StrictInt, Field(ge=0, le=7200)]
+HourMinute = Annotated[str, Field(pattern=r"^([01]\d|2[0-3]):[0-5]\d$")]
+
+
+class DeploySection(Section):
+    title: ClassVar[str] = "deploy"
+
+    deploy_steps: Annotated[
+        list[Annotated[StrictInt, Field(ge=1, le=100)]], Field(min_length=1, max_length=10)
+    ]
+    deploy_bake_seconds: Seconds
+    deploy_health_seconds: Seconds
+    deploy_health_timeout_seconds: Seconds
+    deploy_poll_seconds: Annotated[StrictInt, Field(ge=1, le=300)]
+    deploy_watch_seconds: Annotated[StrictInt, Field(ge=1, le=600)]
+    deploy_grace_seconds: Seconds
+    deploy_max_app_errors: Annotated[StrictInt, Field(ge=0)]
+    deploy_app_error_metric: dict[str, Any] = {}
+    deploy_worker_bake_seconds: Seconds
+    deploy_worker_timeout_seconds: Seconds
+    deploy_worker_max_dlq_inflow: Annotated[StrictInt, Field(ge=0)]
+    deploy_worker_max_oldest_message_age_seconds: Seconds
+    deploy_worker_require_rollout_completed: StrictBool
+    deploy_window_enforced: StrictBool
+    deploy_window_days: Annotated[
+        list[Literal["mon", "tue", "wed", "thu", "fri", "sat", "sun"]], Field(min_length=1, max_length=7)
+    ]
+    deploy_window_start: HourMinute
+    deploy_window_end: HourMinute
+
+    def checks(self) -> Iterable[tuple[str, str]]:
+        steps = self.deploy_steps
+        if steps != sorted(set(steps)) or steps[-1] != 100:
+            yield "deploy_steps", f"{steps} must rise strictly and end at 100 (all traffic on the new side)"
+        if self.deploy_health_timeout_seconds < self.deploy_health_seconds:
+            yield "deploy_health_timeout_seconds", "must be at least deploy_health_seconds"
+        if self.deploy_poll_seconds > max(self.deploy_bake_seconds, 1):
+            yield (
+                "deploy_poll_seconds",
+                "longer than deploy_bake_seconds: a step would end before its first sample",
+            )
+        if self.deploy_worker_timeout_seconds < self.deploy_worker_bake_seconds:
+            yield "deploy_worker_timeout_seconds", "must be at least deploy_worker_bake_seconds"
+        if self.deploy_window_end <= self.deploy_window_start:
+            yield "deploy_window_end", f"must be after deploy_window_start ({self.deploy_window_start})"
+        unknown = set(self.deploy_app_error_metric) - {"namespace", "metric_name", "dimensions"}
+        if unknown or (
+            self.deploy_app_error_metric
+            and not {"namespace", "metric_name"} <= set(self.deploy_app_error_metric)
+        ):
+            yield (
+                "deploy_app_error_metric",
+                "needs namespace and metric_name (and optional dimensions), or {}",
+            )
+
+
 # Each role family that adds variables adds its Section here.
 SECTIONS: tuple[type[Section], ...] = (
     EnvironmentSection,
@@ -317,6 +375,7 @@ SECTIONS: tuple[type[Section], ...] = (
     SecurityGroupsSection,
     ComputeSection,
     OperationsSection,
+    DeploySection,
 )
 
 

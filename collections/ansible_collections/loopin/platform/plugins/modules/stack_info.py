@@ -63,6 +63,7 @@ except ImportError:
 from ansible_collections.amazon.aws.plugins.module_utils.botocore import is_boto3_error_code
 from ansible_collections.amazon.aws.plugins.module_utils.modules import AnsibleAWSModule
 from ansible_collections.amazon.aws.plugins.module_utils.retries import AWSRetry
+from ansible_collections.loopin.platform.plugins.module_utils.elb_rule import rule_weights
 
 
 def _tag(resource, key):
@@ -269,6 +270,64 @@ SECTIONS = (
     ("compute", compute, compute_lines),
     ("operations", operations, operations_lines),
 )
+
+
+def deploy(module, project, environment):
+    """Which web side is live, the rule's weights, and what each side runs (issue 7)."""
+    prefix = f"{project}-{environment}"
+    elbv2 = module.client("elbv2", retry_decorator=AWSRetry.jittered_backoff())
+    try:
+        lb = elbv2.describe_load_balancers(aws_retry=True, Names=[prefix])["LoadBalancers"][0]
+    except is_boto3_error_code("LoadBalancerNotFound"):
+        return None
+    sides = {f"{prefix}-web-blue": "blue", f"{prefix}-web-green": "green"}
+    for listener in elbv2.describe_listeners(aws_retry=True, LoadBalancerArn=lb["LoadBalancerArn"])[
+        "Listeners"
+    ]:
+        for rule in elbv2.describe_rules(aws_retry=True, ListenerArn=listener["ListenerArn"])["Rules"]:
+            try:
+                weights, _ = rule_weights(elbv2, rule)
+            except ValueError:
+                continue
+            if set(sides) <= set(weights):
+                tags = elbv2.describe_tags(aws_retry=True, ResourceArns=[rule["RuleArn"]])["TagDescriptions"]
+                live = {t["Key"]: t["Value"] for t in tags[0]["Tags"]}.get("loopin:live-side", "blue")
+                ecs = module.client("ecs", retry_decorator=AWSRetry.jittered_backoff())
+                names = {"blue": f"{prefix}-web", "green": f"{prefix}-web-green"}
+                services = ecs.describe_services(
+                    aws_retry=True, cluster=prefix, services=list(names.values())
+                )
+                running = {
+                    s["serviceName"]: s for s in services.get("services", []) if s.get("status") == "ACTIVE"
+                }
+                return {
+                    "live_side": live,
+                    "weights": {sides[name]: weight for name, weight in weights.items() if name in sides},
+                    "services": {
+                        side: {
+                            "name": name,
+                            "task_definition": running[name]["taskDefinition"].rsplit("/", 1)[-1],
+                            "desired_count": running[name]["desiredCount"],
+                        }
+                        for side, name in names.items()
+                        if name in running
+                    },
+                }
+    return None
+
+
+def deploy_lines(found):
+    weights = found["weights"]
+    lines = [
+        f"Web traffic     live side {found['live_side']}  (blue {weights['blue']} / green {weights['green']})"
+    ]
+    for side, service in sorted(found["services"].items()):
+        name, revision, desired = service["name"], service["task_definition"], service["desired_count"]
+        lines.append(f"  {side:<13} {name:<24} {revision}  desired {desired}")
+    return lines
+
+
+SECTIONS += (("deploy", deploy, deploy_lines),)
 
 
 def main():

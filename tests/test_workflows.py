@@ -1,0 +1,189 @@
+"""The GitHub workflows keep the hardening of issue 7: least privilege, pinned actions, OIDC only,
+no persisted credentials, deploys that never cancel, one digest promoted, and every step a make
+target or playbook that also runs locally."""
+
+from __future__ import annotations
+
+import re
+import subprocess
+from pathlib import Path
+from typing import Any
+
+import pytest
+import yaml
+
+ROOT = Path(__file__).resolve().parent.parent
+WORKFLOWS = ROOT / ".github/workflows"
+FILES = sorted(WORKFLOWS.glob("*.yml"))
+PINNED = re.compile(r"^[\w.-]+/[\w./-]+@[0-9a-f]{40}$")
+# Targets other branches provide: `make images` is the services' build (services/worker/worker.mk).
+PROVIDED_ELSEWHERE = {"images"}
+
+
+def load(path: Path) -> dict[str, Any]:
+    # PyYAML reads the key `on` as True (YAML 1.1); put it back.
+    data = yaml.safe_load(path.read_text())
+    if True in data:
+        data["on"] = data.pop(True)
+    return data
+
+
+def steps(workflow: dict[str, Any]) -> list[tuple[str, dict[str, Any]]]:
+    return [(name, step) for name, job in workflow["jobs"].items() for step in job.get("steps", [])]
+
+
+def make_targets() -> set[str]:
+    targets: set[str] = set()
+    for path in [ROOT / "Makefile", *ROOT.glob("*.mk"), *ROOT.glob("services/**/*.mk")]:
+        targets |= set(re.findall(r"^([a-zA-Z][\w-]*):", path.read_text(), re.MULTILINE))
+    return targets
+
+
+def test_the_three_workflows_exist() -> None:
+    assert {p.name for p in FILES} == {"ci.yml", "deploy.yml", "drift.yml"}
+
+
+@pytest.mark.parametrize("path", FILES, ids=lambda p: p.name)
+def test_least_privilege(path: Path) -> None:
+    workflow = load(path)
+    assert workflow["permissions"] == {}, "top-level permissions must be {}"
+    for name, job in workflow["jobs"].items():
+        assert isinstance(job.get("permissions"), dict) and job["permissions"], f"{name}: no job permissions"
+        assert set(job["permissions"].values()) <= {"read", "write"}
+        assert not {"write-all", "read-all"} & set(map(str, job["permissions"].values()))
+        if "id-token" in job["permissions"]:
+            assert any("configure-aws-credentials" in s.get("uses", "") for s in job["steps"]), name
+    # every permission line says why
+    in_block = False
+    for line in path.read_text().splitlines():
+        if re.match(r"^\s+permissions:\s*$", line):
+            in_block = True
+            continue
+        if in_block and re.match(r"^\s+[\w-]+: (read|write|none)", line):
+            assert " # " in line, f"{path.name}: permission without a comment: {line.strip()}"
+        elif in_block:
+            in_block = False
+
+
+@pytest.mark.parametrize("path", FILES, ids=lambda p: p.name)
+def test_actions_are_pinned_by_sha_with_a_version_comment(path: Path) -> None:
+    for line in path.read_text().splitlines():
+        match = re.match(r"^\s*(?:- )?uses: (\S+)(.*)$", line)
+        if not match:
+            continue
+        action, rest = match.groups()
+        assert PINNED.match(action), f"{path.name}: {action} is not pinned by a full commit SHA"
+        assert re.match(r"^ # v\d+(\.\d+)*$", rest), f"{path.name}: {action} lacks a '# vX.Y.Z' comment"
+
+
+@pytest.mark.parametrize("path", FILES, ids=lambda p: p.name)
+def test_checkout_never_persists_credentials(path: Path) -> None:
+    for job, step in steps(load(path)):
+        if step.get("uses", "").startswith("actions/checkout@"):
+            assert step.get("with", {}).get("persist-credentials") is False, job
+
+
+@pytest.mark.parametrize("path", FILES, ids=lambda p: p.name)
+def test_aws_only_through_oidc(path: Path) -> None:
+    text = path.read_text()
+    assert not re.search(r"aws-access-key-id|aws-secret-access-key|AWS_SECRET_ACCESS_KEY|secrets\.AWS", text)
+    for job, step in steps(load(path)):
+        if "configure-aws-credentials" in step.get("uses", ""):
+            role = step["with"]["role-to-assume"]
+            assert re.search(
+                r":role/loopin-\$\{\{ ?[\w.]+ ?\}\}-(deploy|drift)$|:role/loopin-\w+-(deploy|drift)$", role
+            )
+            assert set(step["with"]) <= {"role-to-assume", "aws-region", "role-session-name"}, job
+
+
+@pytest.mark.parametrize("path", FILES, ids=lambda p: p.name)
+def test_every_run_step_is_a_make_target_or_playbook(path: Path) -> None:
+    targets = make_targets() | PROVIDED_ELSEWHERE
+    for job, step in steps(load(path)):
+        if "run" not in step:
+            assert "uses" in step, job
+            continue
+        command = step["run"].strip()
+        assert "\n" not in command, f"{job}: one command per step"
+        assert "${{" not in command, f"{job}: expressions go through env:, not into the shell"
+        first = command.split()
+        assert first[0] in {"make", "ansible-playbook"}, f"{job}: {command}"
+        if first[0] == "make":
+            assert first[1] in targets, f"{job}: make {first[1]} is not a target"
+
+
+def test_ci_runs_lint_pytest_molecule_on_pull_requests_and_pushes() -> None:
+    ci = load(WORKFLOWS / "ci.yml")
+    assert {"pull_request", "push"} <= set(ci["on"])
+    commands = {step["run"] for _, step in steps(ci) if "run" in step}
+    assert {"make lint", "make test-infra", "make molecule", "make scan"} <= commands
+
+
+def test_deploy_promotes_one_digest_through_the_environments() -> None:
+    deploy = load(WORKFLOWS / "deploy.yml")
+    assert deploy["on"] == {"push": {"branches": ["main"]}}
+    jobs = deploy["jobs"]
+    assert list(jobs) == ["build", "deploy-dev", "deploy-staging", "deploy-production"]
+    build = [step.get("run", "") for step in jobs["build"]["steps"]]
+    order = ["make images", "make push-images", "make test-images", "make scan-images"]
+    assert [next(i for i, r in enumerate(build) if r.startswith(o)) for o in order] == sorted(
+        next(i for i, r in enumerate(build) if r.startswith(o)) for o in order
+    )
+    assert jobs["deploy-dev"]["needs"] == "build"
+    assert (
+        "deploy-dev" in jobs["deploy-staging"]["needs"]
+        and "deploy-staging" in jobs["deploy-production"]["needs"]
+    )
+    for env in ("dev", "staging", "production"):
+        job = jobs[f"deploy-{env}"]
+        assert job["environment"] == env
+        assert job["concurrency"] == {"group": f"deploy-{env}", "cancel-in-progress": False}
+        runs = [step.get("run", "") for step in job["steps"]]
+        assert not any("images" == r.split()[1] for r in runs if r.startswith("make ")), "never rebuild"
+        assert any(r.startswith(f"make deploy ENV={env} ") and "@$WEB_DIGEST" in r for r in runs)
+        assert job["env"]["WEB_DIGEST"] == "${{ needs.build.outputs.web_digest }}"
+    assert deploy["concurrency"]["cancel-in-progress"] is False
+
+
+def test_drift_runs_nightly_per_environment_in_check_mode() -> None:
+    drift = load(WORKFLOWS / "drift.yml")
+    assert "schedule" in drift["on"]
+    job = drift["jobs"]["drift"]
+    assert job["strategy"]["matrix"]["environment"] == ["dev", "staging", "production"]
+    assert [s["run"] for s in job["steps"] if "run" in s] == ['make drift ENV="$DRIFT_ENV"']
+    assert "--check --diff" in (ROOT / "delivery.mk").read_text()
+
+
+def test_zizmor_auditor_reports_nothing() -> None:
+    result = subprocess.run(
+        [
+            str(ROOT / ".venv/bin/zizmor"),
+            "--offline",
+            "--persona",
+            "auditor",
+            "--format",
+            "plain",
+            str(WORKFLOWS),
+        ],
+        capture_output=True,
+        text=True,
+        check=False,
+    )
+    assert result.returncode == 0 and "No findings" in result.stdout + result.stderr, (
+        result.stdout + result.stderr
+    )
+
+
+def test_workflows_match_githubs_schema() -> None:
+    result = subprocess.run(
+        [
+            str(ROOT / ".venv/bin/check-jsonschema"),
+            "--builtin-schema",
+            "vendor.github-workflows",
+            *map(str, FILES),
+        ],
+        capture_output=True,
+        text=True,
+        check=False,
+    )
+    assert result.returncode == 0, result.stdout + result.stderr
