@@ -182,13 +182,16 @@ def main():
     module = AnsibleAWSModule(
         argument_spec=argument_spec,
         supports_check_mode=True,
-        required_if=[
-            ["state", "present", ["min_capacity", "max_capacity"]],
-            ["policy_type", "TargetTrackingScaling", ["target_tracking_configuration"], True],
-            ["policy_type", "StepScaling", ["step_scaling_configuration"], True],
-        ],
+        required_if=[["state", "present", ["min_capacity", "max_capacity"]]],
     )
     params = module.params
+    config_option = (
+        "target_tracking_configuration"
+        if params["policy_type"] == "TargetTrackingScaling"
+        else "step_scaling_configuration"
+    )
+    if params["state"] == "present" and not params[config_option]:
+        module.fail_json(msg=f"policy_type {params['policy_type']} needs {config_option}")
     client = module.client("application-autoscaling", retry_decorator=AWSRetry.jittered_backoff())
     key = dict(
         ServiceNamespace=params["service_namespace"],

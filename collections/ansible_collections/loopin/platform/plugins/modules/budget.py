@@ -180,6 +180,9 @@ def main():
         required_if=[["state", "present", ["limit_amount"]]],
     )
     params = module.params
+    for n in params["notifications"]:
+        if not n["emails"] and not n["sns_topic_arns"]:
+            module.fail_json(msg=f"notification at {n['threshold']:g}% needs an e-mail or SNS subscriber")
     account = module.client("sts").get_caller_identity()["Account"]
     client = module.client("budgets", retry_decorator=AWSRetry.jittered_backoff())
     name = params["name"]

@@ -200,7 +200,8 @@ def main():
     if changed and not module.check_mode:
         try:
             if current["container_insights"] != wanted["container_insights"]:
-                client.update_cluster_settings(aws_retry=True, cluster=name, settings=settings)
+                # UpdateCluster, not UpdateClusterSettings: same effect, and the emulator lacks the latter.
+                client.update_cluster(aws_retry=True, cluster=name, settings=settings)
             if (
                 current["capacity_providers"] != wanted["capacity_providers"]
                 or current["default_capacity_provider_strategy"]
