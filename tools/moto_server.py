@@ -12,7 +12,9 @@ from __future__ import annotations
 import sys
 from typing import Any
 
+from moto.core.responses import ActionResult
 from moto.elasticache.models import ElastiCacheBackend
+from moto.elasticache.responses import ElastiCacheResponse
 from moto.elbv2 import models
 
 # AWS's defaults for an application load balancer (elbv2 API reference, November 2026).
@@ -56,6 +58,16 @@ def _delete_group_for_good(
 
 
 ElastiCacheBackend.delete_replication_group = _delete_group_for_good  # type: ignore[method-assign]
+
+
+# moto 5.2.5 does not implement DeleteCacheSubnetGroup (500 NotImplementedError).
+def _delete_cache_subnet_group(self: ElastiCacheResponse) -> ActionResult:
+    name = self._get_param("CacheSubnetGroupName")
+    self.elasticache_backend.cache_subnet_groups.pop(name, None)
+    return ActionResult({})
+
+
+ElastiCacheResponse.delete_cache_subnet_group = _delete_cache_subnet_group  # type: ignore[attr-defined]
 
 
 if __name__ == "__main__":
