@@ -1,7 +1,7 @@
-# Delivery (issue 7): blue/green deploy, rollback, scans, drift and the pipeline's stages, each
+# Delivery: blue/green deploy, rollback, scans, drift and the pipeline's stages, each
 # callable alone so that every GitHub workflow step is a `make` target that also runs here.
 #   make deploy ENV=staging IMAGE=<registry>/loopin/staging/web@sha256:... [WORKER_IMAGE=...]
-#   make rollback ENV=staging
+#   make rollback ENV=staging [MODE=previous]
 #   make pipeline ENV=local      the GitHub pipeline's stages, in order, on this machine
 IMAGE ?=
 WORKER_IMAGE ?=
@@ -13,14 +13,16 @@ TRIVY_SKIP := --skip-dirs .venv --skip-dirs .state --skip-dirs .cache
         check-images scan-images promote-images
 
 # The gate's progress line at every retry of a long bake (plugins/callback/deploy_progress.py).
-DEPLOY_CALLBACKS := ANSIBLE_CALLBACKS_ENABLED=ansible.posix.profile_tasks,loopin.platform.deploy_progress
+DEPLOY_CALLBACKS := ANSIBLE_CALLBACKS_ENABLED=ansible.posix.profile_tasks,loopin.platform.plan_summary,loopin.platform.deploy_progress
 
 deploy: emulator-up ## blue/green deploy of IMAGE (by digest) to ENV: make deploy ENV=dev IMAGE=...@sha256:...
 	@test -n "$(IMAGE)" || { echo "make deploy needs IMAGE=<repository>@sha256:<digest> (and WORKER_IMAGE=...)"; exit 2; }
-	$(DEPLOY_CALLBACKS) $(PLAYBOOK) playbooks/deploy.yml $(DEPLOY_ARGS) $(ARGS)
+	$(DEPLOY_CALLBACKS) $(AS_DEPLOY) $(PLAYBOOK) playbooks/deploy.yml $(DEPLOY_ARGS) $(ARGS)
 
-rollback: emulator-up ## put all web traffic back on the side that was live in ENV, stop the other
-	$(DEPLOY_CALLBACKS) $(PLAYBOOK) playbooks/rollback.yml $(ARGS)
+# MODE=interrupted repairs a deploy stopped half way; MODE=previous undoes a finished one.
+MODE ?= interrupted
+rollback: emulator-up ## web traffic back: MODE=interrupted (a deploy stopped half way) or MODE=previous (undo a finished deploy, within the RTO)
+	$(DEPLOY_CALLBACKS) $(AS_DEPLOY) $(PLAYBOOK) playbooks/rollback.yml -e rollback_mode=$(MODE) $(ARGS)
 
 scan: $(STAMP) ## Trivy, offline: configuration (Dockerfiles, workflows...) and secrets in the repository
 	$(BIN)/trivy config --cache-dir $(TRIVY_CACHE) --skip-check-update --quiet --exit-code 1 \
@@ -33,13 +35,13 @@ scan-image: $(STAMP) ## Trivy vulnerability scan of IMAGE, failing on CRITICAL (
 
 drift: $(STAMP) ## site.yml --check --diff on ENV; fails, with the diff, when anything would change
 	@mkdir -p .state
-	$(PLAYBOOK) playbooks/site.yml --check --diff $(ARGS) | tee .state/drift-$(ENV).log
+	$(AS_DRIFT) $(PLAYBOOK) playbooks/site.yml --check --diff $(ARGS) | tee .state/drift-$(ENV).log
 	@if grep -E '^\S+ +: ok=.* changed=[1-9]' .state/drift-$(ENV).log; then \
 	  echo "DRIFT: $(ENV) differs from the repository (diff above)"; exit 1; fi
 	@echo "no drift in $(ENV)"
 
 # --- images in the GitHub pipeline (need Docker and ECR; `make images` is the services' build) ---
-# The images `make images` leaves in the local engine (services/docker/build-images.sh, issue 6).
+# The images `make images` leaves in the local engine (services/docker/build-images.sh).
 IMAGE_TAG ?= dev
 WEB_LOCAL_IMAGE ?= loopin-web:$(IMAGE_TAG)
 WORKER_LOCAL_IMAGE ?= loopin-worker:$(IMAGE_TAG)
@@ -52,7 +54,7 @@ REGISTRY ?= $(if $(AWS_ACCOUNT_ID),$(AWS_ACCOUNT_ID).dkr.ecr.ap-south-1.amazonaw
 
 ecr-login:
 	@test -n "$(REGISTRY)" || { echo "REGISTRY (or AWS_ACCOUNT_ID) is required"; exit 2; }
-	aws ecr get-login-password --region ap-south-1 | docker login --username AWS --password-stdin $(REGISTRY)
+	$(AS_DEPLOY) aws ecr get-login-password --region ap-south-1 | docker login --username AWS --password-stdin $(REGISTRY)
 
 push-images: ecr-login ## push the built images to ENV's ECR repositories; prints (and outputs) their digests
 	@mkdir -p .state; : > .state/digests.env; \
@@ -94,7 +96,7 @@ images-if-docker:
 	if ! docker info >/dev/null 2>&1; then \
 	  echo "SKIP  images: no Docker engine here (start dockerd to build them)" | tee .state/images.skipped; \
 	elif ! $(MAKE) -n images >/dev/null 2>&1; then \
-	  echo "SKIP  images: no 'make images' target yet (services/worker/worker.mk, issue 6)" | tee .state/images.skipped; \
+	  echo "SKIP  images: no 'make images' target yet (services/worker/worker.mk)" | tee .state/images.skipped; \
 	else $(MAKE) images; fi
 
 pipeline-seed: emulator-up

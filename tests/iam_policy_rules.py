@@ -7,28 +7,33 @@ the least-privilege rules.
 
 from __future__ import annotations
 
+import functools
 import json
+import re
 from pathlib import Path
 from typing import Any
 
 import jinja2
 import yaml
+from localcloud import policy_eval
 
 ROOT = Path(__file__).resolve().parent.parent
 TEMPLATES = ROOT / "roles/iam/templates"
-
-# Actions IAM evaluates against "*" only (no resource-level permission): the documented exceptions.
-# ecr:GetAuthorizationToken is the strategy's; the three read-only deploy actions are AWS's rule
-# (Service Authorization Reference: no resource types for them).
-RESOURCE_STAR_ALLOWED = frozenset(
-    {
-        "ecr:GetAuthorizationToken",
-        "ecs:DescribeTaskDefinition",
-        "elasticloadbalancing:DescribeRules",
-        "elasticloadbalancing:DescribeTargetHealth",
-    }
-)
 OIDC_HOST = "token.actions.githubusercontent.com"
+# The GitHub environment each OIDC role's trust admits: deploy jobs run in <env>, the nightly
+# drift job in <env>-readonly.
+GITHUB_ENVIRONMENT = {"deploy": "{environment}", "drift": "{environment}-readonly"}
+
+
+def wildcard_only(actions: set[str]) -> set[str]:
+    """The actions IAM cannot scope to a resource (no resource type in the Service Authorization
+    Reference): the only ones a Resource "*" may grant."""
+    return set(_wildcard_only(frozenset(actions)))
+
+
+@functools.cache
+def _wildcard_only(actions: frozenset[str]) -> frozenset[str]:
+    return frozenset(a for a, info in policy_eval.describe_actions(actions).items() if info.wildcard_only)
 
 
 def context(environment: str = "local", account_id: str = "123456789012", **overrides: Any) -> dict[str, Any]:
@@ -36,6 +41,8 @@ def context(environment: str = "local", account_id: str = "123456789012", **over
     defaults = yaml.safe_load((ROOT / "roles/iam/defaults/main.yml").read_text())
     secrets = defaults["iam_container_secrets_fallback"]
     suffixes = sorted({ref.split(":")[0] for svc in secrets.values() for ref in svc.values()})
+    compute = ROOT / "inventories" / environment / "group_vars/all/compute.yml"
+    inventory = (yaml.safe_load(compute.read_text()) or {}) if compute.exists() else {}
     ctx = {
         "partition": "aws",
         "account_id": account_id,
@@ -48,6 +55,9 @@ def context(environment: str = "local", account_id: str = "123456789012", **over
         "worker_queues": defaults["iam_worker_queues"],
         "worker_redrive": defaults["iam_worker_redrive_enabled"],
         "execution_secrets": suffixes,
+        "web_secrets": sorted({ref.split(":")[0] for ref in secrets["web"].values()}),
+        "worker_secrets": sorted({ref.split(":")[0] for ref in secrets["worker"].values()}),
+        "promote_from": inventory.get("iam_promote_from", defaults["iam_promote_from"]),
     }
     ctx.update(overrides)
     return ctx
@@ -61,13 +71,30 @@ def render(template: str, ctx: dict[str, Any]) -> dict[str, Any]:
     return json.loads(env.get_template(template).render(ctx=ctx))
 
 
+# Resource types AWS names by a generated id, never by a name of ours: an ARN cannot say which
+# environment they belong to, so they are accepted for read-only actions only.
+ID_NAMED_READS = (":certificate/*", ":hostedzone/*", ":vpc/*")
+READ_ONLY = re.compile(r"^[a-z0-9-]+:(Describe|Get|List)")
+
+
 def _as_list(value: Any) -> list[Any]:
     return value if isinstance(value, list) else [value]
 
 
-def violations(document: dict[str, Any], *, environment: str, repository: str) -> list[str]:
-    """Reasons the document is not least privilege (an empty list when it is)."""
+def violations(
+    document: dict[str, Any],
+    *,
+    environment: str,
+    repository: str,
+    github_environment: str | None = None,
+    promote_from: str = "",
+) -> list[str]:
+    """Reasons the document is not least privilege (an empty list when it is). A trust policy of
+    an OIDC role must admit exactly `github_environment` (default: the environment's own name)."""
     found = []
+    star_ok = wildcard_only(
+        {a for s in document.get("Statement", []) for a in _as_list(s.get("Action", [])) if "*" not in a}
+    )
     for index, statement in enumerate(document.get("Statement", [])):
         where = f"statement {statement.get('Sid', index)}"
         if statement.get("Effect") != "Allow":
@@ -79,14 +106,23 @@ def violations(document: dict[str, Any], *, environment: str, repository: str) -
             if "*" in action:
                 found.append(f"{where}: wildcard action {action}")
         if "Principal" in statement:
-            found += _trust_violations(statement, where, environment, repository)
+            found += _trust_violations(statement, where, github_environment or environment, repository)
             continue
         resources = _as_list(statement.get("Resource", []))
         if "*" in resources:
-            extra = sorted(set(actions) - RESOURCE_STAR_ALLOWED)
+            extra = sorted(set(actions) - star_ok)
             if extra:
                 found.append(f'{where}: Resource "*" for {extra}')
         for resource in resources:
+            if promote_from and f":repository/loopin/{promote_from}/" in resource:
+                continue  # the digest this environment promotes (PullTheDigestPromotedFrom<env>)
+            if resource.endswith(ID_NAMED_READS) and all(READ_ONLY.match(a) for a in actions):
+                continue
+            if resource.endswith(":scalable-target/*") and _pins_ecs_scaling(statement):
+                # AWS names a scalable target by an opaque id, so no ARN can name an environment's;
+                # the environment bound is the ecs:UpdateService on the scaled service that Application
+                # Auto Scaling requires of the caller too (localcloud/emulator/patches/_iam_resources.py).
+                continue
             if resource != "*" and f"{environment}" not in resource and ":iam::" not in resource:
                 found.append(f"{where}: {resource} is not scoped to environment {environment}")
             if resource.startswith("arn:") and (":*:" in resource or resource.split(":")[4] == "*"):
@@ -118,3 +154,12 @@ def _trust_violations(statement: dict[str, Any], where: str, environment: str, r
         if "aws:SourceAccount" not in statement.get("Condition", {}).get("StringEquals", {}):
             found.append(f"{where}: ecs-tasks trust without aws:SourceAccount (confused deputy)")
     return found
+
+
+def _pins_ecs_scaling(statement: dict[str, Any]) -> bool:
+    """The statement only scales ECS services' desired count (condition keys of the service)."""
+    equals = statement.get("Condition", {}).get("StringEquals", {})
+    return (
+        equals.get("application-autoscaling:service-namespace") == "ecs"
+        and equals.get("application-autoscaling:scalable-dimension") == "ecs:service:DesiredCount"
+    )

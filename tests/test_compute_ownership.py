@@ -1,4 +1,4 @@
-"""Ownership of the running services (issue 4): site.yml owns the infrastructure, the deploy owns
+"""Ownership of the running services: site.yml owns the infrastructure, the deploy owns
 the image and revision, the autoscaler owns the count. After a simulated deploy (new task-definition
 revision, service moved to it) and a scale-out (desired count changed), re-running compute.yml
 reports changed=0 and reverts neither. Also: what the emulator holds after the converge.
@@ -7,62 +7,34 @@ reports changed=0 and reverts neither. Also: what the emulator holds after the c
 from __future__ import annotations
 
 import json
-import os
 import re
-import subprocess
-import sys
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
 import boto3
+import emulator
 import pytest
+from iam_policy_rules import context, render
+from stack import ansible_playbook
 
-ROOT = Path(__file__).resolve().parent.parent
-sys.path.insert(0, str(Path(__file__).parent))
-
-import emulator  # noqa: E402
-from iam_policy_rules import context, render  # noqa: E402
-
+PLAYBOOKS = Path(__file__).parent / "playbooks"
 REGION = "ap-south-1"
 PREFIX = "loopin-local"
 DIGEST = "sha256:" + "ab" * 32
 
 
-def _playbook(endpoint: str, playbook: str) -> dict[str, int]:
-    env = {
-        **os.environ,
-        "ANSIBLE_CONFIG": str(ROOT / "ansible.cfg"),
-        "PATH": f"{ROOT / '.venv/bin'}:{os.environ['PATH']}",
-    }
-    for key in ("AWS_ENDPOINT_URL", "AWS_PROFILE"):
-        env.pop(key, None)
-    run = subprocess.run(
-        [
-            str(ROOT / ".venv/bin/ansible-playbook"),
-            "-i",
-            str(ROOT / "inventories/local"),
-            "-e",
-            f"aws_endpoint_url={endpoint}",
-            playbook,
-        ],
-        cwd=ROOT,
-        env=env,
-        capture_output=True,
-        text=True,
-        timeout=900,
-    )
-    assert run.returncode == 0, run.stdout[-6000:] + run.stderr[-3000:]
-    recap = re.search(r"loopin-local\s+:\s+ok=(\d+)\s+changed=(\d+)", run.stdout)
-    assert recap, run.stdout[-3000:]
-    return {"ok": int(recap.group(1)), "changed": int(recap.group(2)), "output": run.stdout}  # type: ignore[dict-item]
+def _playbook(endpoint: str, playbook: str) -> dict[str, Any]:
+    run = ansible_playbook(playbook, endpoint, work="tier")
+    assert run.returncode == 0, run.tail()
+    return {**run.recap(), "output": run.stdout}
 
 
 @pytest.fixture(scope="module")
 def converged(moto_endpoint: str) -> Iterator[dict[str, Any]]:
     emulator.reset(int(moto_endpoint.rsplit(":", 1)[1]))
-    _playbook(moto_endpoint, "molecule/tier4_compute/prepare.yml")
-    first = _playbook(moto_endpoint, "playbooks/compute.yml")
+    _playbook(moto_endpoint, str(PLAYBOOKS / "compute_prerequisites.yml"))
+    first = _playbook(moto_endpoint, "compute.yml")
     session = boto3.Session(aws_access_key_id="testing", aws_secret_access_key="testing", region_name=REGION)
     yield {
         "endpoint": moto_endpoint,
@@ -118,6 +90,26 @@ def test_task_definitions_follow_the_rules(converged: dict[str, Any]) -> None:
         assert not secret_names & {e["name"] for e in container["environment"]}
     worker = client("ecs").describe_task_definition(taskDefinition=f"{PREFIX}-worker")["taskDefinition"]
     assert worker["containerDefinitions"][0]["stopTimeout"] == 120
+    # The push fallback policy from the inventory (the ecs role's defaults here), as the worker reads it.
+    container = worker["containerDefinitions"][0]
+    environment = {e["name"]: e["value"] for e in container["environment"]}
+    assert {k: v for k, v in environment.items() if k.startswith("PUSH_")} == {
+        "PUSH_PROVIDER": "onesignal",
+        "PUSH_FALLBACK": "fcm",
+        "PUSH_FALLBACK_AFTER_SECONDS": "60",
+        "PUSH_FALLBACK_ON": "unreachable,timeout,server_error",
+        "PUSH_FALLBACK_PROBE_SECONDS": "30",
+    }
+    from loopin_worker.settings import WorkerSettings
+
+    settings = WorkerSettings(**{k: v for k, v in environment.items() if k.startswith("PUSH_")})
+    assert settings.push_fallback == "fcm" and settings.push_fallback_kinds == (
+        "unreachable",
+        "timeout",
+        "server_error",
+    )
+    secrets = {s["name"]: s["valueFrom"] for s in container["secrets"]}
+    assert re.search(r":secret:loopin/local/fcm-[A-Za-z0-9]{6}$", secrets["FCM_SERVICE_ACCOUNT"])
     groups = client("logs").describe_log_groups(logGroupNamePrefix=f"/ecs/{PREFIX}-")["logGroups"]
     assert {g["logGroupName"]: g["retentionInDays"] for g in groups} == {
         f"/ecs/{PREFIX}-web": 30,
@@ -186,10 +178,13 @@ def test_rerun_after_deploy_and_scale_out_changes_nothing(converged: dict[str, A
     deployed = ecs.register_task_definition(
         containerDefinitions=containers, **{k: current[k] for k in keys if k in current}
     )["taskDefinition"]
-    ecs.update_service(cluster=PREFIX, service=f"{PREFIX}-web", taskDefinition=deployed["taskDefinitionArn"])
-    ecs.update_service(cluster=PREFIX, service=f"{PREFIX}-worker", desiredCount=2)
+    # A scale-out of the web (its target-tracking alarms have no data here, so the emulator's
+    # autoscaling leaves it); the idle worker's count is its backlog policy's, which scales it in.
+    ecs.update_service(
+        cluster=PREFIX, service=f"{PREFIX}-web", taskDefinition=deployed["taskDefinitionArn"], desiredCount=2
+    )
 
-    rerun = _playbook(converged["endpoint"], "playbooks/compute.yml")
+    rerun = _playbook(converged["endpoint"], "compute.yml")
     assert rerun["changed"] == 0, rerun["output"][-4000:]
 
     after = _services(client)
@@ -198,4 +193,4 @@ def test_rerun_after_deploy_and_scale_out_changes_nothing(converged: dict[str, A
         "containerDefinitions"
     ][0]["image"]
     assert image.endswith(DIGEST)
-    assert after["worker"]["desiredCount"] == 2
+    assert after["web"]["desiredCount"] == 2

@@ -46,6 +46,14 @@ def test_inventories_are_valid(environment: str) -> None:
         ({"budget_monthly_limit_usd": 400}, "budget_monthly_limit_usd", "ceiling"),
         ({"audit_expire_days": 365}, "audit_glacier_days", "Glacier"),
         ({"iam_github_repository": "not a repo"}, "iam_github_repository", "pattern"),
+        (
+            {"ecs_worker_push_fallback_on": ["server_error", "timeouts"]},
+            "ecs_worker_push_fallback_on[1]",
+            "'timeout'",
+        ),
+        ({"ecs_worker_push_fallback_on": []}, "ecs_worker_push_fallback_on", "no OneSignal failure"),
+        ({"ecs_worker_push_provider": "apns"}, "ecs_worker_push_provider", "'onesignal' or 'fcm'"),
+        ({"ecs_worker_push_fallback_after_seconds": 7200}, "ecs_worker_push_fallback_after_seconds", "3600"),
     ],
 )
 def test_broken_sizing_names_the_variable(

@@ -33,3 +33,13 @@ def test_fallback_mirrors_the_services_file(service: str) -> None:
 @pytest.mark.parametrize("service", ["web", "worker"])
 def test_no_name_is_both_plain_and_secret(service: str) -> None:
     assert not set(ECS[service]["environment"]) & set(ECS[service]["secrets"])
+
+
+def test_the_push_failure_kinds_agree() -> None:
+    """The inventory schema, the ecs role's argument spec and the worker name the same kinds."""
+    from ansible_collections.loopin.platform.plugins.module_utils.inventory_schema import PUSH_FAILURE_KINDS
+    from loopin_worker.settings import FAILURE_KINDS
+
+    spec = yaml.safe_load((ROOT / "roles/ecs/meta/argument_specs.yml").read_text())
+    choices = spec["argument_specs"]["main"]["options"]["ecs_worker_push_fallback_on"]["choices"]
+    assert PUSH_FAILURE_KINDS == FAILURE_KINDS == tuple(choices)

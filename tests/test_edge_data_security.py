@@ -1,8 +1,7 @@
 """Security properties of the edge and data tiers, against what the emulator holds after a converge.
 
-One converge of site.yml (network, data, edge) on a fresh emulator, run with -v, plus a
-`--check --diff -v` plan, for the whole module; then:
-  - each property of issue 3 asserted with boto3 against the emulator (not against the YAML);
+On the session's stack (tests/stack.py: site.yml and its `--check --diff` plan, both with -v):
+  - each property of the edge and data tiers asserted with boto3 against the emulator (not against the YAML);
   - the rule set of tools/policy_checks.py (checkov / Security Hub controls restated) passes on
     the specs read back from the emulator, and each rule fails on a deliberately weakened copy;
   - no secret value appears in the output of either run.
@@ -12,20 +11,17 @@ from __future__ import annotations
 
 import copy
 import json
-import os
-import subprocess
 import sys
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
-import boto3
 import pytest
+from stack import Stack
 
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT / "tools"))
 
-import emulator  # noqa: E402
 import policy_checks  # noqa: E402
 from config import load  # noqa: E402
 
@@ -35,60 +31,27 @@ NAME = f"loopin-{ENV}"
 INTENT = load(str(ROOT / "inventories" / ENV)).values
 
 
-def _playbook(endpoint: str, *args: str) -> subprocess.CompletedProcess[str]:
-    env = {
-        **os.environ,
-        "PATH": f"{ROOT / '.venv' / 'bin'}:{os.environ['PATH']}",
-        "ANSIBLE_CONFIG": str(ROOT / "ansible.cfg"),
-        "ANSIBLE_NOCOLOR": "1",
-    }
-    for key in ("AWS_ENDPOINT_URL", "AWS_URL", "AWS_PROFILE"):
-        env.pop(key, None)
-    return subprocess.run(
-        [str(ROOT / ".venv" / "bin" / "ansible-playbook"), "-i", f"inventories/{ENV}",
-         "-e", f"aws_endpoint_url={endpoint}", *args],
-        cwd=ROOT, env=env, capture_output=True, text=True, check=False, timeout=1200,
-    )  # fmt: skip
+@pytest.fixture(scope="module")
+def converged(stack: Stack) -> dict[str, str]:
+    """The output of the session stack's converge and plan (both run with -v)."""
+    return {"up": stack.up.output, "plan": stack.plan.output}
 
 
 @pytest.fixture(scope="module")
-def converged(moto_endpoint: str) -> Iterator[dict[str, str]]:
-    """site.yml -v then site.yml --check --diff -v on a freshly reset emulator; their output."""
-    emulator.reset(int(moto_endpoint.rsplit(":", 1)[1]))
-    up = _playbook(moto_endpoint, "playbooks/site.yml", "-v")
-    assert up.returncode == 0, up.stdout[-6000:] + up.stderr[-3000:]
-    plan = _playbook(moto_endpoint, "playbooks/site.yml", "--check", "--diff", "-v")
-    assert plan.returncode == 0, plan.stdout[-6000:] + plan.stderr[-3000:]
-    yield {"up": up.stdout + up.stderr, "plan": plan.stdout + plan.stderr}
+def aws(stack: Stack) -> Callable[[str], Any]:
+    return stack.client
 
 
 @pytest.fixture(scope="module")
-def aws(moto_endpoint: str, converged: dict[str, str]) -> Callable[[str], Any]:
-    session = boto3.session.Session(
-        region_name=REGION, aws_access_key_id="testing", aws_secret_access_key="testing"
-    )
-    return lambda service: session.client(service, endpoint_url=moto_endpoint)
-
-
-@pytest.fixture(scope="module")
-def specs(moto_endpoint: str, converged: dict[str, str]) -> dict[str, list[dict[str, Any]]]:
-    session = boto3.session.Session(
-        region_name=REGION, aws_access_key_id="testing", aws_secret_access_key="testing"
-    )
-
+def specs(stack: Stack) -> dict[str, list[dict[str, Any]]]:
     class Endpointed:
         def client(self, service: str) -> Any:
-            return session.client(service, endpoint_url=moto_endpoint)
+            return stack.client(service)
 
     return policy_checks.read_specs(Endpointed(), "loopin", ENV, INTENT)
 
 
-# --- properties of issue 3, straight from the emulator -----------------------------------------
-
-
-def test_plan_after_converge_changes_nothing(converged: dict[str, str]) -> None:
-    recap = [line for line in converged["plan"].splitlines() if line.startswith("loopin-local")]
-    assert recap and "changed=0" in recap[-1], recap
+# --- edge and data properties, straight from the emulator -----------------------------------------
 
 
 def test_alb_listeners_tls_and_redirect(aws: Callable[[str], Any]) -> None:
@@ -190,6 +153,32 @@ def test_waf_association_rules_and_logging(aws: Callable[[str], Any]) -> None:
     assert group["retentionInDays"] == 30
 
 
+def test_waf_alarms_watch_the_rate_and_sqli_rules(aws: Callable[[str], Any]) -> None:
+    """Each alarm sums BlockedRequests and CountedRequests of the rule whose metric name the web ACL
+    really publishes, notifies the alerts topic and names its runbook, which exists."""
+    alb = aws("elbv2").describe_load_balancers(Names=[NAME])["LoadBalancers"][0]
+    acl = aws("wafv2").get_web_acl_for_resource(ResourceArn=alb["LoadBalancerArn"])["WebACL"]
+    published = {rule["Name"]: rule["VisibilityConfig"]["MetricName"] for rule in acl["Rules"]}
+    watched = {
+        "waf-rate-limited": published["rate-limit-per-ip"],
+        "waf-sqli": published["AWSManagedRulesSQLiRuleSet"],
+    }
+    topic = f"arn:aws:sns:{REGION}:123456789012:{NAME}-alerts"
+    for short, rule_metric in watched.items():
+        (alarm,) = aws("cloudwatch").describe_alarms(AlarmNames=[f"{NAME}-{short}"])["MetricAlarms"]
+        stats = {m["Id"]: m["MetricStat"]["Metric"] for m in alarm["Metrics"] if "MetricStat" in m}
+        assert {metric["MetricName"] for metric in stats.values()} == {"BlockedRequests", "CountedRequests"}
+        for metric in stats.values():
+            dims = {d["Name"]: d["Value"] for d in metric["Dimensions"]}
+            assert metric["Namespace"] == "AWS/WAFV2"
+            assert dims == {"WebACL": acl["Name"], "Region": REGION, "Rule": rule_metric}
+        (returned,) = [m for m in alarm["Metrics"] if m.get("ReturnData")]
+        assert returned["Expression"] == "FILL(blocked, 0) + FILL(counted, 0)"
+        assert alarm["AlarmActions"] == [topic] and alarm["ComparisonOperator"] == "GreaterThanThreshold"
+        assert alarm["AlarmDescription"].endswith(f"Runbook: docs/runbooks/{short}.md")
+        assert (ROOT / "docs" / "runbooks" / f"{short}.md").is_file()
+
+
 def test_redis_encryption_auth_and_snapshots(aws: Callable[[str], Any]) -> None:
     group = aws("elasticache").describe_replication_groups(ReplicationGroupId=NAME)["ReplicationGroups"][0]
     assert group["TransitEncryptionEnabled"] is True
@@ -242,7 +231,7 @@ def test_secrets_exist_with_no_rotation_unless_configured(aws: Callable[[str], A
     names = {secret["Name"].rsplit("/", 1)[1] for secret in secrets}
     assert names == {
         "django-secret-key", "jwt-signing-key", "onesignal", "database-url", "redis-auth-token",
-        "webhook-secrets", "redis-url",
+        "webhook-secrets", "redis-url", "fcm",
     }  # fmt: skip
     assert not any(secret.get("RotationEnabled") for secret in secrets)  # no rotation function in local
 

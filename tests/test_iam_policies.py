@@ -15,7 +15,7 @@ from typing import Any
 
 import pytest
 import yaml
-from iam_policy_rules import RESOURCE_STAR_ALLOWED, context, render, violations
+from iam_policy_rules import GITHUB_ENVIRONMENT, context, render, violations, wildcard_only
 
 GOLDEN = Path(__file__).parent / "golden/iam"
 ROOT = Path(__file__).resolve().parent.parent
@@ -26,6 +26,8 @@ DOCUMENTS = {
     "ecs-tasks-trust": "ecs_tasks_trust.json.j2",
     "deploy-policy": "deploy_policy.json.j2",
     "deploy-trust": "deploy_trust.json.j2",
+    "drift-policy": "drift_policy.json.j2",
+    "drift-trust": "drift_trust.json.j2",
 }
 REPO = context()["github_repository"]
 
@@ -42,18 +44,66 @@ def test_rendered_document_matches_golden(name: str) -> None:
 @pytest.mark.parametrize("environment", ["local", "dev", "staging", "production"])
 @pytest.mark.parametrize("name", sorted(DOCUMENTS))
 def test_every_document_is_least_privilege(name: str, environment: str) -> None:
-    document = render(DOCUMENTS[name], context(environment))
-    assert violations(document, environment=environment, repository=REPO) == []
+    ctx = context(environment)
+    document = render(DOCUMENTS[name], ctx)
+    github = GITHUB_ENVIRONMENT.get(name.split("-")[0], "{environment}").format(environment=environment)
+    found = violations(
+        document,
+        environment=environment,
+        repository=REPO,
+        github_environment=github,
+        promote_from=ctx["promote_from"],
+    )
+    assert found == []
 
 
-def test_only_the_documented_actions_use_resource_star() -> None:
+def test_resource_star_only_for_actions_iam_cannot_scope() -> None:
     star_actions = set()
     for template in DOCUMENTS.values():
         for statement in render(template, context("dev"))["Statement"]:
             if statement.get("Resource") == "*":
                 star_actions |= set(statement["Action"])
-    assert star_actions <= RESOURCE_STAR_ALLOWED
+    assert star_actions == wildcard_only(star_actions)
     assert "ecr:GetAuthorizationToken" in star_actions
+    # the reference knows the actions it scopes: the rule is not vacuous
+    assert wildcard_only({"ecs:UpdateService", "sqs:SendMessage"}) == set()
+
+
+def test_drift_role_only_reads() -> None:
+    writes = (
+        "Create",
+        "Update",
+        "Put",
+        "Delete",
+        "Modify",
+        "Register",
+        "Set",
+        "Tag",
+        "Untag",
+        "Attach",
+        "Pass",
+    )
+    for environment in ("dev", "production"):
+        for statement in render("drift_policy.json.j2", context(environment))["Statement"]:
+            for action in statement["Action"]:
+                assert not action.split(":")[1].startswith(writes), action
+
+
+def test_staging_and_production_pull_the_promoted_digest_from_dev() -> None:
+    ecr = yaml.safe_load((ROOT / "inventories/dev/group_vars/all/data.yml").read_text())
+    for environment in ("staging", "production"):
+        assert context(environment)["promote_from"] == "dev"
+        assert environment in ecr["ecr_pull_environments"], "dev's repository policy must name it"
+        document = render("deploy_policy.json.j2", context(environment))
+        (pull,) = [s for s in document["Statement"] if s["Sid"] == "PullTheDigestPromotedFromDev"]
+        assert pull["Resource"] == [
+            "arn:aws:ecr:ap-south-1:123456789012:repository/loopin/dev/web",
+            "arn:aws:ecr:ap-south-1:123456789012:repository/loopin/dev/worker",
+        ]
+        assert "ecr:PutImage" not in pull["Action"]
+    for environment in ("local", "dev"):
+        document = render("deploy_policy.json.j2", context(environment))
+        assert not [s for s in document["Statement"] if s["Sid"].startswith("PullTheDigestPromotedFrom")]
 
 
 def test_execution_role_reads_exactly_the_task_definitions_secrets() -> None:
@@ -97,7 +147,7 @@ WEAKENED = {
     ),
     "resource star on secrets": (
         "web-task-policy",
-        lambda d: _first(d, "ReadThisEnvironmentsSecrets").update(Resource="*"),
+        lambda d: _first(d, "ReadOnlyTheSecretsItsContainerUses").update(Resource="*"),
         'Resource "*"',
     ),
     "another environment's queue": (
@@ -140,6 +190,20 @@ WEAKENED = {
         ),
         "audience",
     ),
+    "drift trust admits the deploy environment": (
+        "drift-trust",
+        lambda d: d["Statement"][0]["Condition"]["StringEquals"].update(
+            {"token.actions.githubusercontent.com:sub": f"repo:{REPO}:environment:production"}
+        ),
+        "is not",
+    ),
+    "resource star on an action IAM scopes": (
+        "deploy-policy",
+        lambda d: _first(d, "ReadOnlyActionsWithoutResourceLevelPermissions")["Action"].append(
+            "ecs:UpdateService"
+        ),
+        'Resource "*"',
+    ),
     "ecs-tasks trust without source account": (
         "ecs-tasks-trust",
         lambda d: d["Statement"][0].pop("Condition"),
@@ -151,5 +215,32 @@ WEAKENED = {
 @pytest.mark.parametrize("case", sorted(WEAKENED))
 def test_weakened_copy_is_caught(case: str) -> None:
     name, change, reason = WEAKENED[case]
-    found = violations(_weaken(name, change), environment="production", repository=REPO)
+    github = GITHUB_ENVIRONMENT.get(name.split("-")[0], "{environment}").format(environment="production")
+    found = violations(
+        _weaken(name, change),
+        environment="production",
+        repository=REPO,
+        github_environment=github,
+        promote_from="dev",
+    )
     assert any(reason in problem for problem in found), found
+
+
+def _as_list(value: Any) -> list[Any]:
+    return value if isinstance(value, list) else [value]
+
+
+@pytest.mark.parametrize("service", ["web", "worker"])
+def test_each_task_role_reads_only_the_secrets_its_container_uses(service: str) -> None:
+    contract = yaml.safe_load((ROOT / "services" / service / "container-env.yml").read_text())["secrets"]
+    used = {ref.split(":")[0] for ref in contract.values()}
+    document = render(f"{service}_task_policy.json.j2", context("production"))
+    readable = {
+        arn.split(":secret:loopin/production/")[1].removesuffix("-??????")
+        for statement in document["Statement"]
+        if "secretsmanager:GetSecretValue" in statement["Action"]
+        for arn in _as_list(statement["Resource"])
+    }
+    assert readable == used
+    if service == "web":
+        assert "onesignal" not in readable and "fcm" not in readable

@@ -72,6 +72,15 @@ def test_overlapping_subnets_are_refused(broken) -> None:
     assert "overlaps 10.10.2.0/24 (network_zones[0].private_cidr)" in problem
 
 
+def test_a_fast_rollback_over_the_rto_is_refused(broken) -> None:
+    def edit(d):
+        d["deploy_rollback_steps"] = [10, 50, 100]
+        d["deploy_rollback_bake_seconds"] = 300  # 300 + 3 x (300 + 60) = 1380 s
+
+    problem = only(problems_of(broken("deploy.yml", edit, env="production")), "deploy_rollback_steps")
+    assert "the fast rollback's worst case is 1380s, over deploy_rollback_rto_seconds (900s)" in problem
+
+
 def test_vpc_prefix_out_of_range(broken) -> None:
     def edit(d):
         d["network_vpc_cidr"] = "10.0.0.0/8"

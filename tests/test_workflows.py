@@ -1,4 +1,4 @@
-"""The GitHub workflows keep the hardening of issue 7: least privilege, pinned actions, OIDC only,
+"""The GitHub workflows keep the hardening of the delivery design: least privilege, pinned actions, OIDC only,
 no persisted credentials, deploys that never cancel, one digest promoted, and every step a make
 target or playbook that also runs locally."""
 
@@ -119,17 +119,20 @@ def test_ci_runs_lint_pytest_molecule_on_pull_requests_and_pushes() -> None:
     assert {"make lint", "make test-infra", "make molecule", "make scan"} <= commands
 
 
+TEST_JOBS = {"pytest": "make test-infra", "molecule": "make molecule", "test-web": "make test-web",
+             "test-worker": "make test-worker", "test-images": "make lint-images test-images"}  # fmt: skip
+
+
 def test_deploy_promotes_one_digest_through_the_environments() -> None:
     deploy = load(WORKFLOWS / "deploy.yml")
-    assert deploy["on"] == {"push": {"branches": ["main"]}}
+    assert deploy["on"]["push"] == {"branches": ["main"]} and "workflow_dispatch" in deploy["on"]
     jobs = deploy["jobs"]
-    assert list(jobs) == ["build", "deploy-dev", "deploy-staging", "deploy-production"]
+    assert list(jobs) == [*TEST_JOBS, "build", "deploy-dev", "deploy-staging", "deploy-production"]
     build = [step.get("run", "") for step in jobs["build"]["steps"]]
     order = ["make images", "make push-images", "make check-images", "make scan-images"]
     assert [next(i for i, r in enumerate(build) if r.startswith(o)) for o in order] == sorted(
         next(i for i, r in enumerate(build) if r.startswith(o)) for o in order
     )
-    assert jobs["deploy-dev"]["needs"] == "build"
     assert (
         "deploy-dev" in jobs["deploy-staging"]["needs"]
         and "deploy-staging" in jobs["deploy-production"]["needs"]
@@ -142,7 +145,39 @@ def test_deploy_promotes_one_digest_through_the_environments() -> None:
         assert not any("images" == r.split()[1] for r in runs if r.startswith("make ")), "never rebuild"
         assert any(r.startswith(f"make deploy ENV={env} ") and "@$WEB_DIGEST" in r for r in runs)
         assert job["env"]["WEB_DIGEST"] == "${{ needs.build.outputs.web_digest }}"
-    assert deploy["concurrency"]["cancel-in-progress"] is False
+    # no workflow-wide group: a run waiting for the production approval would hold it
+    assert "concurrency" not in deploy
+
+
+def test_every_deploy_waits_for_every_test_job() -> None:
+    jobs = load(WORKFLOWS / "deploy.yml")["jobs"]
+    for name, command in TEST_JOBS.items():
+        assert [s["run"] for s in jobs[name]["steps"] if "run" in s] == [command]
+        assert "id-token" not in jobs[name]["permissions"], f"{name} needs no AWS"
+    for name in ("build", "deploy-dev", "deploy-staging", "deploy-production"):
+        assert set(TEST_JOBS) <= set(jobs[name]["needs"]), name
+    # the services' suites get their real PostgreSQL and Redis as service containers
+    for name in ("test-web", "test-worker"):
+        services = jobs[name]["services"]
+        assert services["postgres"]["ports"] == ["5432:5432"] and services["redis"]["ports"] == ["6379:6379"]
+
+
+def test_staging_daily_production_weekly_behind_the_approval() -> None:
+    deploy = load(WORKFLOWS / "deploy.yml")
+    crons = [entry["cron"] for entry in deploy["on"]["schedule"]]
+    daily = [c for c in crons if c.split()[2:] == ["*", "*", "*"]]
+    weekly = [c for c in crons if c.split()[4] != "*"]
+    assert len(daily) == 1 and len(weekly) == 1, crons
+    production = deploy["jobs"]["deploy-production"]
+    assert production["environment"] == "production"
+    # the daily schedule stops at staging; the weekly one (or a run on demand) goes on to production
+    assert f"github.event.schedule == '{weekly[0]}'" in production["if"]
+    assert "github.event_name != 'schedule'" in production["if"]
+    assert "if" not in deploy["jobs"]["deploy-staging"]
+    # the weekly cron (UTC) falls inside the production window, Tue-Thu 14:00-16:00 IST
+    minute, hour, _, _, day = weekly[0].split()
+    ist = int(hour) * 60 + int(minute) + 330
+    assert day in {"2", "3", "4"} and 14 * 60 <= ist < 16 * 60
 
 
 def test_drift_runs_nightly_per_environment_in_check_mode() -> None:

@@ -34,9 +34,9 @@ ASSUMPTIONS: dict[str, Any] = {
     "log_gb_month": {"production": 10.0, "staging": 2.0, "dev": 1.0, "local": 0.0},
     "sqs_million_requests_month": {"production": 5.0, "staging": 1.0, "dev": 1.0, "local": 0.0},
     "cloudtrail_archive_gb": {"production": 5.0, "staging": 1.0, "dev": 1.0, "local": 0.0},
-    # Alarms roles monitoring and autoscaling create (24), plus target tracking's own (2 per policy).
-    "alarms": 24 + 2 * 3,
-    "secrets": 7,
+    # Alarms roles monitoring and autoscaling create (25), plus target tracking's own (2 per policy).
+    "alarms": 25 + 2 * 3,
+    "secrets": 8,
     "waf_rules": 5,
     # Container Insights publishes about 10 metrics per service and 8 per cluster.
     "container_insights_metrics": 28,

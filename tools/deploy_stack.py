@@ -1,5 +1,5 @@
 #!/usr/bin/env python3
-"""The smallest stack a deploy needs, built with boto3 under the names of /tmp/infra-conventions
+"""The smallest stack a deploy needs, built with boto3 under the names the roles use
 (the edge and compute roles build the real one): VPC and subnets, ALB with the weighted rule on
 443 and the two web target groups, ECS cluster with the web and worker services, the green-scoped
 alarms and the queues. moto runs no tasks, so the targets ECS would register are registered here."""
@@ -189,12 +189,10 @@ def build(boto: Client, env: str = "local", web_count: int = 2) -> Stack:
             tags=[{"key": "Project", "value": "loopin"}, {"key": "Environment", "value": env}],
         )
 
-    alarms = [
-        f"{prefix}-green-5xx",
-        f"{prefix}-green-p99",
-        f"{prefix}-green-unhealthy",
-        f"{prefix}-app-errors",
-    ]
+    # Both sides' gate alarms (the deploy watches the side taking the new traffic), as the
+    # monitoring role makes them.
+    alarms = [f"{prefix}-{side}-{kind}" for side in ("blue", "green") for kind in ("5xx", "p99", "unhealthy")]
+    alarms.append(f"{prefix}-app-errors")
     for alarm in alarms:
         cw.put_metric_alarm(
             AlarmName=alarm,
@@ -226,13 +224,21 @@ def main() -> int:
     if not args.endpoint.startswith(("http://127.0.0.1:", "http://localhost:")):
         parser.error("seed only talks to the local emulator")
 
+    from localcloud.state import LocalCloudState
+
+    # The operator provisions; an emulator that does not enforce IAM takes throw-away keys.
+    keys = LocalCloudState(args.endpoint).credentials("operator") or {
+        "AccessKeyId": "testing",
+        "SecretAccessKey": "testing",
+    }
+
     def client(service: str) -> Any:
         return boto3.client(
             service,
             endpoint_url=args.endpoint,
             region_name="ap-south-1",
-            aws_access_key_id="testing",
-            aws_secret_access_key="testing",  # noqa: S106 - the emulator's throw-away credentials
+            aws_access_key_id=keys["AccessKeyId"],
+            aws_secret_access_key=keys["SecretAccessKey"],
         )
 
     try:

@@ -1,12 +1,17 @@
 """Start, stop and inspect the embedded AWS emulator (moto's server) bound to loopback.
 
-    python tools/emulator.py start [--port 5000]   # idempotent: reuses a running server
+    python tools/emulator.py start [--port 5000] [--enforce-iam]   # idempotent: reuses a running server
     python tools/emulator.py stop  [--port 5000]
     python tools/emulator.py status|reset [--port 5000]
     python tools/emulator.py free-port              # a free loopback port, for tests
 
-The server keeps its state in memory, so resources survive between `make up` runs until
-`make down`. Only 127.0.0.1 is ever bound or contacted.
+The server is moto's with the local cloud's patches (tools/localcloud/emulator). It keeps its
+state in memory, so resources survive between `make up` runs until `make down`. Only 127.0.0.1
+is ever bound or contacted.
+
+It takes any key until `--enforce-iam` (localcloud.identities' bootstrap: an operator and the
+service principal, then IAM enforced); throw-away emulators of tests that do not check
+permissions run without it.
 """
 
 from __future__ import annotations
@@ -58,9 +63,10 @@ def spawn(port: int, wait: float = 30.0) -> subprocess.Popen[bytes]:
     # real ACM takes about as long once the validation records exist. The certificates role
     # waits for the issue, so the emulator issues at once.
     env = {**os.environ, "MOTO_ACM_VALIDATION_WAIT": os.environ.get("MOTO_ACM_VALIDATION_WAIT", "0")}
-    server = Path(__file__).resolve().parent / "moto_server.py"
+    tools = str(Path(__file__).resolve().parent)
+    env["PYTHONPATH"] = os.pathsep.join(filter(None, [tools, env.get("PYTHONPATH", "")]))
     proc = subprocess.Popen(
-        [sys.executable, str(server), "-H", HOST, "-p", str(port)],
+        [sys.executable, "-m", "localcloud.emulator.server", "-H", HOST, "-p", str(port)],
         env=env,
         stdout=log,
         stderr=subprocess.STDOUT,
@@ -79,12 +85,22 @@ def spawn(port: int, wait: float = 30.0) -> subprocess.Popen[bytes]:
     raise RuntimeError(f"emulator did not answer on {url_for(port)} within {wait:.0f}s")
 
 
+def enforce_iam(port: int) -> str:
+    """Bootstrap the identities and turn IAM enforcement on (a no-op when already done)."""
+    from localcloud import identities
+
+    done = identities.bootstrap(url_for(port))
+    return ", ".join(f"{name} {what}" for name, what in done.items())
+
+
 @contextlib.contextmanager
-def running(port: int | None = None) -> Iterator[str]:
+def running(port: int | None = None, wait: float = 30.0, *, enforce: bool = False) -> Iterator[str]:
     """A throw-away emulator on a free port for tests; yields its endpoint URL, then stops it."""
     port = port or free_port()
-    proc = spawn(port)
+    proc = spawn(port, wait=wait)
     try:
+        if enforce:
+            enforce_iam(port)
         yield url_for(port)
     finally:
         proc.terminate()
@@ -137,6 +153,7 @@ def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawTextHelpFormatter)
     parser.add_argument("action", choices=["start", "stop", "status", "reset", "free-port"])
     parser.add_argument("--port", type=int, default=None)
+    parser.add_argument("--enforce-iam", action="store_true", help="start: bootstrap identities, enforce IAM")
     args = parser.parse_args(argv)
     if args.action == "free-port":
         print(free_port())
@@ -145,6 +162,8 @@ def main(argv: list[str] | None = None) -> int:
     if args.action == "start":
         pid = start(port)
         print(f"emulator: moto server on {url_for(port)} (pid {pid or 'not ours'})")
+        if args.enforce_iam:
+            print(f"emulator: IAM enforced ({enforce_iam(port)})")
     elif args.action == "stop":
         print(f"emulator: {'stopped' if stop(port) else 'was not running (no pidfile)'} on {url_for(port)}")
     elif args.action == "reset":

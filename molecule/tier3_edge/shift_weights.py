@@ -1,6 +1,6 @@
 """Simulate a deploy: set the ALB's weighted rule (priority 100) to blue 50 / green 50.
 
-python shift_weights.py <region> <endpoint> <alb name>
+python shift_weights.py <region> <endpoint> <alb name>   (keys in AWS_ACCESS_KEY_ID/AWS_SECRET_ACCESS_KEY)
 """
 
 import sys
@@ -12,8 +12,6 @@ elbv2 = boto3.client(
     "elbv2",
     region_name=region,
     endpoint_url=endpoint,
-    aws_access_key_id="testing",
-    aws_secret_access_key="testing",  # noqa: S106 - the emulator's throw-away key
 )
 alb = elbv2.describe_load_balancers(Names=[name])["LoadBalancers"][0]
 listeners = elbv2.describe_listeners(LoadBalancerArn=alb["LoadBalancerArn"])["Listeners"]

@@ -7,7 +7,7 @@ DOCKERFILES := services/web/Dockerfile services/worker/Dockerfile
 BASE_IMAGE ?= python:3.11-slim-bookworm
 SERVICES_TEST_TARGETS += test-worker lint-images test-images
 
-.PHONY: lint-worker test-worker lint-images test-images images bench-worker worker
+.PHONY: lint-worker test-worker lint-images test-images images bench-worker worker push-status
 
 lint-worker: $(STAMP) ## worker: ruff, ruff format, mypy
 	$(BIN)/ruff check $(WORKER_DIR) services/docker
@@ -37,3 +37,6 @@ bench-worker: $(STAMP) ## worker: notifications/s vs a bare boto3 receive/delete
 
 worker: emulator-up ## run the worker against the emulator, local PostgreSQL and a fake OneSignal
 	$(BIN)/python $(WORKER_DIR)/dev/run_local.py
+
+push-status: emulator-up ## OneSignal outage alarm, pushes by provider, push queue and DLQ, the worker's PUSH_* settings (ENV=...)
+	$(BIN)/python $(WORKER_DIR)/ops/push_status.py --env $(ENV)

@@ -1,4 +1,4 @@
-"""The ASGI application: FastAPI serves /v1, /health and /ready; Django serves /admin.
+"""The ASGI application: FastAPI serves /v1 (with /v1/health), /health and /ready; Django serves /admin.
 
 `create_app(settings)` builds everything from one Settings object; `loopin_web.asgi:app` is the
 production instance (see services/web/README.md for how the container starts it).
@@ -83,7 +83,9 @@ def create_app(settings: Settings | None = None, *, configure_logs: bool = True)
 
     # /v1/me first: it is the hottest route and routes are matched in order.
     app.include_router(me.router, prefix="/v1")
+    # /health and /ready for the load balancer's checks, the same under /v1 for the mobile apps.
     app.include_router(health.router)
+    app.include_router(health.router, prefix="/v1")
     for module in (auth, devices, notifications, webhooks):
         app.include_router(module.router, prefix="/v1")
 

@@ -142,6 +142,8 @@ def test_500_has_no_stack_trace_and_carries_the_request_id(settings: Any, log_st
 
 def test_health_has_no_dependencies(client: TestClient) -> None:
     assert client.get("/health").json() == {"status": "ok"}
+    # the mobile apps' check, beside the load balancer's
+    assert client.get("/v1/health").json() == {"status": "ok"}
 
 
 def test_ready_checks_every_dependency(client: TestClient) -> None:

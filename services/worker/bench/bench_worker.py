@@ -42,7 +42,8 @@ sys.path.insert(0, str(HERE.parent / "tests"))
 import emulator  # noqa: E402
 from fake_onesignal import FakeOneSignal  # noqa: E402
 
-DB = "loopin_worker_bench"
+# Override when several checkouts share one PostgreSQL.
+DB = os.environ.get("WORKER_BENCH_DB", "loopin_worker_bench")
 PG = "postgresql://postgres@127.0.0.1:5432"
 QUEUE = "push-notifications"
 

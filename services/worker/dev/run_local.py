@@ -6,6 +6,8 @@
   web service's `make dev`); the database is created and migrated if needed.
 - OneSignal: a fake on 127.0.0.1 (services/worker/tests/fake_onesignal.py) unless
   ONESIGNAL_API_URL is set; nothing leaves the machine.
+- FCM: the fallback, with a fake FCM and its service account (services/worker/tests/fake_fcm.py)
+  unless FCM_SERVICE_ACCOUNT is set.
 - Health: http://127.0.0.1:8001/health (8000 is the web service's in `make dev`).
 
 Ctrl-C (or SIGTERM) drains the worker like ECS does; a second Ctrl-C exits at once.
@@ -78,8 +80,17 @@ def main() -> int:
             ONESIGNAL_API_KEY=fake.state.api_key,
             ONESIGNAL_APP_ID=fake.state.app_id,
         )
+    fcm = None
+    if "FCM_SERVICE_ACCOUNT" not in env:
+        from fake_fcm import FakeFcm
+
+        fcm = FakeFcm().__enter__()
+        env.update(FCM_SERVICE_ACCOUNT=json.dumps(fcm.service_account()), FCM_API_URL=fcm.url)
+        env.setdefault("PUSH_FALLBACK", "fcm")
     print(f"worker: queues {', '.join(urls)} on {env.get('AWS_ENDPOINT_URL', 'AWS')}", flush=True)
     print(f"worker: database {env['DATABASE_URL'].rsplit('/', 1)[1]}, OneSignal {env['ONESIGNAL_API_URL']}")
+    if fcm is not None:
+        print(f"worker: FCM fallback {fcm.url} (PUSH_FALLBACK={env['PUSH_FALLBACK']})")
     print(f"worker: health http://127.0.0.1:{env['WORKER_HEALTH_PORT']}/health; Ctrl-C drains", flush=True)
     # Its own session: a Ctrl-C reaches it once, forwarded below, not twice (which means "exit now").
     child = subprocess.Popen([sys.executable, "-m", "loopin_worker", "run"], env=env, start_new_session=True)
@@ -93,6 +104,9 @@ def main() -> int:
     if fake is not None:
         fake.__exit__(None, None, None)
         print(f"worker: the fake OneSignal received {len(fake.state.requests)} request(s)")
+    if fcm is not None:
+        fcm.__exit__(None, None, None)
+        print(f"worker: the fake FCM delivered {len(fcm.state.delivered)} message(s)")
     return code
 
 

@@ -1,4 +1,5 @@
-"""Fixtures on real servers: moto's SQS on a free loopback port, PostgreSQL, the fake OneSignal.
+"""Fixtures on real servers: moto's SQS on a free loopback port, PostgreSQL, the fake OneSignal
+and the fake FCM.
 
 The worker's tests use their own database (`loopin_worker_test`) so they never collide with the
 web service's tests; they use no Redis. A server that is not there fails the tests, it does not
@@ -24,6 +25,7 @@ sys.path.insert(0, str(ROOT / "tools"))
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
 import emulator  # noqa: E402
+from fake_fcm import FakeFcm  # noqa: E402
 from fake_onesignal import FakeOneSignal  # noqa: E402
 
 REGION = "ap-south-1"
@@ -117,6 +119,12 @@ def queues(aws_env: dict[str, str]) -> Queues:
 @pytest.fixture
 def fake_onesignal() -> Iterator[FakeOneSignal]:
     with FakeOneSignal() as fake:
+        yield fake
+
+
+@pytest.fixture
+def fake_fcm() -> Iterator[FakeFcm]:
+    with FakeFcm() as fake:
         yield fake
 
 

@@ -10,6 +10,7 @@ id and `errors: ["All included players are not subscribed"]` when no recipient i
 Faults are planned per notification (the `notification_id` in `data`) or for the next requests:
   "429"          429 with Retry-After: 1
   "500"          500
+  "503"          503 (nothing created); `down = 503` answers every request so, until cleared
   "timeout"      creates the notification, then answers only after `timeout_sleep` seconds
   "reset"        resets the connection before reading the request (nothing created)
   "reset_after"  creates the notification, then resets the connection (the answer is lost)
@@ -44,6 +45,7 @@ class FakeState:
     app_id: str
     delay: float = 0.0
     timeout_sleep: float = 3.0
+    down: int | None = None  # an HTTP status every request gets (an outage), nothing created
     invalid_ids: set[str] = field(default_factory=set)
     plan: dict[str, list[str]] = field(default_factory=dict)  # notification_id -> faults
     next_faults: list[str] = field(default_factory=list)
@@ -118,7 +120,9 @@ class FakeOneSignal:
                 with state.lock:
                     fault = None
                     planned = state.plan.get(notification_ref)
-                    if planned:
+                    if state.down is not None:
+                        fault = str(state.down)
+                    elif planned:
                         fault = planned.pop(0)
                     elif state.next_faults:
                         fault = state.next_faults.pop(0)
@@ -131,6 +135,9 @@ class FakeOneSignal:
                     return
                 if fault == "500":
                     self._reply(500, {"errors": ["Internal Server Error"]})
+                    return
+                if fault == "503":
+                    self._reply(503, {"errors": ["Service Unavailable"]})
                     return
                 if key is not None:
                     try:
@@ -170,7 +177,10 @@ class FakeOneSignal:
 
         self.server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
         self.server.daemon_threads = True
-        self.thread = threading.Thread(target=self.server.serve_forever, daemon=True)
+        # A short poll interval: shutdown() waits for it, once per test.
+        self.thread = threading.Thread(
+            target=self.server.serve_forever, kwargs={"poll_interval": 0.05}, daemon=True
+        )
 
     @property
     def url(self) -> str:

@@ -58,6 +58,36 @@ def test_success_deletes_transient_backs_off_permanent_deletes(queues: Queues) -
     assert again[0]["Attributes"]["ApproximateReceiveCount"] == "2"
 
 
+def test_every_attempt_writes_one_outcome_line_for_the_slo_metrics(
+    queues: Queues, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """ok, retry or poison, with the queue: what the monitoring role's SLO metric filters count."""
+    logs.configure("INFO")
+
+    def dispatch(message: Message) -> None:
+        kind = message.json()["kind"]
+        if kind == "transient":
+            raise TransientError("503")
+        if kind == "permanent":
+            raise PermanentError("invalid recipient")  # recorded and deleted: not a failed attempt
+        if kind == "poison":
+            raise PoisonMessage("unknown message type")
+
+    for kind in ("ok", "transient", "permanent", "poison"):
+        send(queues, "push-notifications", json.dumps({"kind": kind}))
+    consumer = consumer_for(queues, dispatch)
+    attempts = 0
+    for _ in range(5):
+        attempts += consumer.poll_once("push-notifications", queues.urls["push-notifications"])
+    lines = [json.loads(line) for line in capsys.readouterr().out.splitlines() if line.startswith("{")]
+    outcomes = [(line["queue"], line["outcome"]) for line in lines if "outcome" in line]
+    # One line per attempt; the transient and the poison message come back (poison delay 0).
+    assert len(outcomes) == attempts >= 4
+    assert outcomes.count(("push-notifications", "ok")) == 2  # the ok and the permanent one
+    assert {outcome for _, outcome in outcomes} == {"ok", "retry", "poison"}
+    assert {queue for queue, _ in outcomes} == {"push-notifications"}
+
+
 def test_poison_never_stops_the_loop_and_ends_in_the_dlq(
     queues: Queues, capsys: pytest.CaptureFixture[str]
 ) -> None:

@@ -8,17 +8,16 @@ import uuid
 
 import pytest
 from fake_onesignal import FakeOneSignal
-from helpers import make_notification, make_user, push_message
+from helpers import make_notification, make_user, push_message, routing
 from loopin_worker.handlers import Registry
 from loopin_worker.handlers.push import PushHandler
 from loopin_worker.handlers.webhooks import handle_webhook
 from loopin_worker.messages import Message
 from loopin_worker.policy import PermanentError, PoisonMessage, TransientError
-from loopin_worker.push.onesignal import OneSignalProvider
 
 
 def handler_for(fake: FakeOneSignal) -> PushHandler:
-    return PushHandler(OneSignalProvider(fake.state.app_id, fake.state.api_key, fake.url, 1.0))
+    return PushHandler(routing(fake))
 
 
 def test_a_redelivered_message_pushes_once(db: str, fake_onesignal: FakeOneSignal) -> None:

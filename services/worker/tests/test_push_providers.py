@@ -8,8 +8,7 @@ import uuid
 import pytest
 from fake_onesignal import FakeOneSignal
 from loopin_worker.policy import PermanentError, TransientError
-from loopin_worker.push import InvalidRecipients, ProviderUnreachable, PushRequest, PushResult
-from loopin_worker.push.factory import FailoverProvider
+from loopin_worker.push import InvalidRecipients, ProviderFailure, ProviderUnreachable, PushRequest
 from loopin_worker.push.onesignal import OneSignalProvider
 
 
@@ -84,32 +83,32 @@ def test_other_4xx_is_permanent(fake_onesignal: FakeOneSignal) -> None:
         provider.send(request())
 
 
-class Recorder:
-    name = "fcm"
-
-    def __init__(self) -> None:
-        self.sent: list[PushRequest] = []
-
-    def send(self, req: PushRequest) -> PushResult:
-        self.sent.append(req)
-        return PushResult(self.name, "projects/x/messages/1")
-
-
 def closed_port() -> int:
     with socket.socket() as sock:
         sock.bind(("127.0.0.1", 0))
         return int(sock.getsockname()[1])
 
 
-def test_fallback_only_when_the_primary_was_never_reached(fake_onesignal: FakeOneSignal) -> None:
-    fallback = Recorder()
-    down = OneSignalProvider("app", "key", f"http://127.0.0.1:{closed_port()}", 0.5)
-    result = FailoverProvider(down, fallback).send(request())
-    assert result.provider == "fcm" and len(fallback.sent) == 1
+@pytest.mark.parametrize(
+    ("fault", "kind"),
+    [("503", "server_error"), ("500", "server_error"), ("timeout", "timeout"), ("reset", "timeout"),
+     ("reset_after", "timeout"), ("429", "rate_limited")],
+)  # fmt: skip
+def test_each_failure_names_its_kind(fake_onesignal: FakeOneSignal, fault: str, kind: str) -> None:
+    """The fallback policy (PUSH_FALLBACK_ON) decides by these kinds."""
+    fake_onesignal.state.next_faults = [fault]
+    fake_onesignal.state.timeout_sleep = 1.0
+    with pytest.raises(ProviderFailure) as caught:
+        provider_for(fake_onesignal, timeout=0.3).send(request())
+    assert caught.value.kind == kind
+    assert caught.value.maybe_delivered == (kind == "timeout")
 
-    # A 500 may hide a sent push: no fallback then, the queue retries OneSignal.
-    fake_onesignal.state.next_faults = ["500"]
-    with pytest.raises(TransientError) as caught:
-        FailoverProvider(provider_for(fake_onesignal), fallback).send(request())
-    assert not isinstance(caught.value, ProviderUnreachable)
-    assert len(fallback.sent) == 1
+
+def test_unreachable_and_refused_key_kinds(fake_onesignal: FakeOneSignal) -> None:
+    down = OneSignalProvider("app", "key", f"http://127.0.0.1:{closed_port()}", 0.5)
+    with pytest.raises(ProviderUnreachable) as caught:
+        down.send(request())
+    assert caught.value.kind == "unreachable" and not caught.value.maybe_delivered
+    with pytest.raises(ProviderFailure) as refused:
+        provider_for(fake_onesignal, key="wrong").send(request())
+    assert refused.value.kind == "auth"

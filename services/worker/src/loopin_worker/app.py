@@ -13,10 +13,11 @@ from typing import Any
 import boto3
 from botocore.config import Config
 
-from . import logs
+from . import logs, sentry
 from .consumer import Consumer, Liveness
 from .health import HealthServer
 from .policy import RetryPolicy
+from .push import PushRouting, build_routing
 from .settings import WorkerSettings
 
 log = logging.getLogger("loopin_worker")
@@ -45,15 +46,14 @@ def setup_django(settings: WorkerSettings) -> None:
     setup(database_url=settings.database_url.get_secret_value())
 
 
-def build_registry(settings: WorkerSettings, sqs: Any, urls: dict[str, str]) -> Any:
+def build_registry(settings: WorkerSettings, sqs: Any, urls: dict[str, str], routing: PushRouting) -> Any:
     from .handlers import Registry
     from .handlers.jobs import PurgeProcessedMessages, RelayOutboxNow
     from .handlers.push import PushHandler
     from .handlers.webhooks import handle_webhook
-    from .push import build_provider
 
     registry = Registry(settings.queue_prefix)
-    registry.register("push.requested", PushHandler(build_provider(settings)))
+    registry.register("push.requested", PushHandler(routing))
     registry.register("webhook.received", handle_webhook)
     registry.register(
         "job.purge_processed_messages", PurgeProcessedMessages(settings.processed_retention_days)
@@ -90,17 +90,24 @@ class Signals:
 
 def run(settings: WorkerSettings) -> int:
     logs.configure(settings.log_level)
+    sentry.init(settings)
     signals = Signals()
     signals.install()
     setup_django(settings)
     sqs = sqs_client(settings)
     urls = queue_urls(sqs, settings)
     liveness = Liveness()
+    routing = build_routing(settings)
     health = HealthServer(
-        settings.health_host, settings.health_port, liveness, list(urls), settings.liveness_seconds
+        settings.health_host,
+        settings.health_port,
+        liveness,
+        list(urls),
+        settings.liveness_seconds,
+        push=routing.snapshot,
     )
     health.start()
-    registry = build_registry(settings, sqs, urls)
+    registry = build_registry(settings, sqs, urls, routing)
     policy = RetryPolicy(
         settings.backoff_base_seconds, settings.backoff_max_seconds, settings.poison_delay_seconds
     )
@@ -128,7 +135,14 @@ def run(settings: WorkerSettings) -> int:
         relay.start()
     log.info(
         "worker running",
-        extra={"queues": list(urls), "health_port": health.port, "pid": os.getpid(), "outbox": bool(relay)},
+        extra={
+            "queues": list(urls),
+            "health_port": health.port,
+            "pid": os.getpid(),
+            "outbox": bool(relay),
+            "push_provider": routing.primary,
+            "push_fallback": "fcm" if routing.can_fall_back else None,
+        },
     )
     while not signals.stop.wait(1.0):
         pass
@@ -141,11 +155,10 @@ def run(settings: WorkerSettings) -> int:
         relay.join(max(settings.stop_timeout_seconds - (time.monotonic() - started), 0.1))
     health.stop()
     took = round(time.monotonic() - started, 2)
+    # The run's summary: which provider delivered how much, and whether the fallback was active.
+    summary = {"drain_seconds": took, "push": routing.snapshot()}
     if clean:
-        log.info("worker stopped cleanly", extra={"drain_seconds": took})
+        log.info("worker stopped cleanly", extra=summary)
         return 0
-    log.error(
-        "stop timeout reached with messages in flight; they will be redelivered",
-        extra={"drain_seconds": took},
-    )
+    log.error("stop timeout reached with messages in flight; they will be redelivered", extra=summary)
     return 1

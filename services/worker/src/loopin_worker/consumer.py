@@ -230,10 +230,19 @@ class Consumer:
                     self.liveness.in_flight -= 1
             decision = self.policy.decide(error, message.receive_count)
             took = round((time.monotonic() - started) * 1000, 1)
-            fields = {"type": message.type, "receive_count": message.receive_count, "ms": took}
+            # `outcome` on one line per message attempt (ok, retry, poison) is what the monitoring
+            # role counts for the push and background-job SLOs (its worker metric filters).
+            outcome = (
+                "ok" if isinstance(decision, Ack) else "retry" if isinstance(decision, Retry) else "poison"
+            )
+            fields = {
+                "type": message.type,
+                "receive_count": message.receive_count,
+                "ms": took,
+                "outcome": outcome,
+            }
             if isinstance(decision, Ack) and decision.reason == "done":
-                # The handler logged what it did; one line per message is enough at INFO.
-                log.debug("message handled", extra=fields)
+                log.info("message handled", extra=fields)
             elif isinstance(decision, Ack):
                 log.info("message handled: %s", decision.reason, extra=fields)
             elif isinstance(decision, Retry):

@@ -13,6 +13,7 @@ import logging
 import threading
 import urllib.error
 import urllib.request
+from collections.abc import Callable
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
 
@@ -22,7 +23,15 @@ log = logging.getLogger("loopin_worker.health")
 
 
 class HealthServer:
-    def __init__(self, host: str, port: int, liveness: Liveness, queues: list[str], threshold: float) -> None:
+    def __init__(
+        self,
+        host: str,
+        port: int,
+        liveness: Liveness,
+        queues: list[str],
+        threshold: float,
+        push: Callable[[], dict[str, Any]] | None = None,
+    ) -> None:
         outer = self
 
         class Handler(BaseHTTPRequestHandler):
@@ -31,6 +40,9 @@ class HealthServer:
                     self._send(404, {"status": "not found"})
                     return
                 alive, report = outer.liveness.snapshot(outer.queues, outer.threshold)
+                if outer.push is not None:
+                    # Informational (deliveries by provider, fallback state): never affects the status.
+                    report["push"] = outer.push()
                 self._send(200 if alive else 503, report)
 
             def _send(self, status: int, body: dict[str, Any]) -> None:
@@ -45,6 +57,7 @@ class HealthServer:
                 return  # health probes every few seconds would drown the log
 
         self.liveness = liveness
+        self.push = push
         self.queues = queues
         self.threshold = threshold
         self.server = ThreadingHTTPServer((host, port), Handler)

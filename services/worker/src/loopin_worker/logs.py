@@ -26,7 +26,9 @@ class JsonFormatter(logging.Formatter):
         line: dict[str, Any] = {
             "ts": time.strftime("%Y-%m-%dT%H:%M:%S", time.gmtime(record.created))
             + f".{int(record.msecs):03d}Z",
-            "level": record.levelname.lower(),
+            # logging's own names, as the web service writes them: the monitoring role's
+            # app-errors metric filter matches { $.level = "ERROR" } in both log groups.
+            "level": record.levelname,
             "logger": record.name,
             "message": record.getMessage(),
             "request_id": request_id_var.get(),

@@ -251,3 +251,41 @@ def test_insufficient_data_is_not_an_alarm() -> None:
     # Green alarms have no data before green takes traffic; that must not block the first shift.
     readings = ok(alarms=dict.fromkeys(ALARMS, "INSUFFICIENT_DATA"))
     assert bg.decide(PLAN, -1, 30, readings).action == "shift"
+
+
+# --- the live side: one fact, read from the web rule -------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("weights", "tags", "live"),
+    [
+        ({"loopin-local-web-blue": 100, "loopin-local-web-green": 0}, {}, "blue"),  # untouched stack
+        ({"loopin-local-web-blue": 0, "loopin-local-web-green": 100}, {}, "green"),  # heavier weight
+        ({"loopin-local-web-blue": 50, "loopin-local-web-green": 50}, {}, "blue"),  # a tie keeps blue
+        # the tag wins over the weights (green live, a deploy to blue stopped at 90%)
+        ({"loopin-local-web-blue": 90, "loopin-local-web-green": 10}, {bg.LIVE_TAG: "green"}, "green"),
+        ({"loopin-local-web-blue": 0, "loopin-local-web-green": 100}, {bg.LIVE_TAG: "nonsense"}, "green"),
+    ],
+)
+def test_live_side_is_the_tag_else_the_heavier_weight(
+    weights: dict[str, int], tags: dict[str, str], live: str
+) -> None:
+    assert bg.live_side(weights, tags) == live
+    assert bg.other_side(live) == ({"blue", "green"} - {live}).pop()
+
+
+def test_the_sides_are_named_as_they_are_in_both_directions() -> None:
+    to_blue = bg.Plan(steps=(10, 50, 100), new_side="blue", old_side="green")
+    assert to_blue.describe(1) == "step 2/3 (50% to blue)"
+    assert bg.weights_for(10, "blue") == {"green": 90, "blue": 10}
+    assert bg.weights_for(10) == {"blue": 90, "green": 10}
+    readings = bg.Readings(alarms={"loopin-local-blue-p99": "ALARM"}, healthy=1, wanted=2)
+    reason = bg.decide(to_blue, 1, 5, readings).reason
+    assert "alarm loopin-local-blue-p99 is ALARM during step 2/3 (50% to blue)" in reason
+    assert "only 1/2 blue targets healthy" in reason
+    with pytest.raises(ValueError, match="new_side and old_side"):
+        bg.Plan(new_side="blue", old_side="blue")
+    assert bg.web_sides("loopin-dev")["green"] == {
+        "target_group": "loopin-dev-web-green",
+        "service": "loopin-dev-web-green",
+    }

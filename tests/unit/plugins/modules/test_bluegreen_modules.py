@@ -43,6 +43,7 @@ def test_weights_read_set_idempotent_check_and_diff(
         "elb_listener_rule_weights", {"load_balancer_name": "loopin-local", "target_groups": [BLUE, GREEN]}
     )
     assert read["changed"] is False and read["weights"] == {BLUE: 100, GREEN: 0}
+    assert (read["live_side"], read["idle_side"]) == ("blue", "green")
     assert read["rule_arn"] == stack.rule_arn and read["listener_arn"] in stack.rule_arn.replace(
         "listener-rule", "listener"
     )
@@ -64,6 +65,9 @@ def test_weights_read_set_idempotent_check_and_diff(
         run_module("elb_listener_rule_weights", {**shift, "tags": {"loopin:live": "blue"}})["changed"]
         is False
     )
+    # the promotion's tag names the live side, whatever the weights say
+    promoted = run_module("elb_listener_rule_weights", {**shift, "tags": {"loopin:live-side": "green"}})
+    assert (promoted["live_side"], promoted["idle_side"]) == ("green", "blue")
 
 
 @pytest.mark.parametrize(
@@ -102,6 +106,16 @@ def test_gate_waits_and_reports_time_left(run_module: Any, stack: deploy_stack.S
     assert result["decision"]["action"] == "wait" and result["samples"] >= 1
     assert "step 2/3 (50% to green): wait" in result["msg"] and "s left in the bake" in result["msg"]
     assert "weights blue 50 / green 50" in result["msg"] and "loopin-local-green-5xx=OK" in result["msg"]
+
+
+def test_gate_names_blue_as_the_new_side_when_green_is_live(
+    run_module: Any, stack: deploy_stack.Stack
+) -> None:
+    args = gate_args(
+        stack, phase=0, bake_seconds=60, watch_seconds=0.5, target_group_name=BLUE, new_side="blue"
+    )
+    result = run_module("bluegreen_gate", args)
+    assert "step 1/3 (10% to blue): wait" in result["msg"] and "weights green 90 / blue 10" in result["msg"]
 
 
 def test_gate_rolls_back_on_alarm_and_restores_weights(

@@ -96,18 +96,24 @@ def test_ecs_service_keeps_revision_and_count_it_does_not_own(run_module: Any, b
     assert run_module("ecs_service", {**args, "state": "absent"})["changed"] is False
 
 
-def test_two_scaling_policies_on_one_target_stay_idempotent(run_module: Any, boto: Any) -> None:
+def _scalable_service(boto: Any, name: str, count: int) -> str:
+    """An ECS service of the web family to scale (Application Auto Scaling refuses a missing one);
+    returns its scalable resource id."""
     subnets, group = _network(boto)
     boto("ecs").create_cluster(clusterName=CLUSTER)
     _definition(boto, "web:1")
     boto("ecs").create_service(
         cluster=CLUSTER,
-        serviceName=f"{CLUSTER}-web",
+        serviceName=name,
         taskDefinition=f"{CLUSTER}-web:1",
-        desiredCount=1,
+        desiredCount=count,
         networkConfiguration={"awsvpcConfiguration": {"subnets": subnets, "securityGroups": [group]}},
     )
-    resource = f"service/{CLUSTER}/{CLUSTER}-web"
+    return f"service/{CLUSTER}/{name}"
+
+
+def test_two_scaling_policies_on_one_target_stay_idempotent(run_module: Any, boto: Any) -> None:
+    resource = _scalable_service(boto, f"{CLUSTER}-web", count=1)
 
     def policy(name: str, metric: str, target: float) -> dict[str, Any]:
         return {
@@ -134,6 +140,43 @@ def test_two_scaling_policies_on_one_target_stay_idempotent(run_module: Any, bot
     bounds = run_module("app_autoscaling_policy", {**cpu, "max_capacity": 5}, diff=True)
     assert bounds["changed"] is True and bounds["diff"]["after"]["scalable_target"]["MaxCapacity"] == 5
     assert run_module("app_autoscaling_policy", {**memory, "state": "absent"})["changed"] is True
+
+
+def test_deregistering_the_target_takes_its_policies_with_it(run_module: Any, boto: Any) -> None:
+    """The idle side of the web pair: no scalable target, so nothing raises its 0 tasks."""
+    resource = _scalable_service(boto, f"{CLUSTER}-web-green", count=0)
+    cpu = {
+        "policy_name": f"{CLUSTER}-web-cpu",
+        "resource_id": resource,
+        "min_capacity": 2,
+        "max_capacity": 4,
+        "target_tracking_configuration": {
+            "TargetValue": 70.0,
+            "PredefinedMetricSpecification": {"PredefinedMetricType": "ECSServiceAverageCPUUtilization"},
+        },
+    }
+    made = run_module("app_autoscaling_policy", cpu)
+    assert made.get("changed") is True, made
+    gone = {
+        "policy_name": cpu["policy_name"],
+        "resource_id": resource,
+        "state": "absent",
+        "deregister_target": True,
+    }
+    planned = run_module("app_autoscaling_policy", gone, check=True, diff=True)
+    assert planned["changed"] is True
+    assert planned["diff"]["before"]["scalable_target"] == {"MinCapacity": 2, "MaxCapacity": 4}
+    scaling = boto("application-autoscaling")
+    targets = scaling.describe_scalable_targets(ServiceNamespace="ecs", ResourceIds=[resource])[
+        "ScalableTargets"
+    ]
+    assert len(targets) == 1, "check mode deregistered the target"
+    assert run_module("app_autoscaling_policy", gone)["changed"] is True
+    assert (
+        scaling.describe_scalable_targets(ServiceNamespace="ecs", ResourceIds=[resource])["ScalableTargets"]
+        == []
+    )
+    assert run_module("app_autoscaling_policy", gone)["changed"] is False
 
 
 METRIC_MATH = [

@@ -13,6 +13,8 @@ import sys
 from pathlib import Path
 from typing import Any
 
+import budget
+
 ROOT = Path(__file__).resolve().parents[4]
 PLAYBOOK = """
 - name: Every loopin.platform AWS module under group/loopin.platform.aws
@@ -101,7 +103,7 @@ def run_playbook(tmp_path: Path, endpoint: str, *extra: str) -> subprocess.Compl
         env=env,
         capture_output=True,
         text=True,
-        timeout=300,
+        timeout=budget.timeout("tier"),
         check=False,
     )
 

@@ -38,12 +38,27 @@ class InvalidRecipients(PermanentError):
         self.recipients = recipients
 
 
-class ProviderUnreachable(TransientError):
-    """The request never reached the provider (connection refused, DNS, connect timeout).
+class ProviderFailure(TransientError):
+    """A provider failed in a way worth retrying; `kind` is one of FAILURE_KINDS (settings.py).
 
-    Only this error lets a fallback provider take over: after any other failure the first
-    provider may have sent the push, and sending through a second one could duplicate it.
+    `maybe_delivered` is true when the request may have been processed (read timeout, connection
+    reset after sending): the provider's answer was lost, not refused.
     """
+
+    def __init__(self, kind: str, reason: str, retry_after: float | None = None) -> None:
+        super().__init__(reason, retry_after)
+        self.kind = kind
+
+    @property
+    def maybe_delivered(self) -> bool:
+        return self.kind == "timeout"
+
+
+class ProviderUnreachable(ProviderFailure):
+    """The request never reached the provider (connection refused, DNS, connect timeout)."""
+
+    def __init__(self, reason: str) -> None:
+        super().__init__("unreachable", reason)
 
 
 class PushProvider(Protocol):
@@ -88,9 +103,9 @@ class JsonHttp:
         except (urllib3.exceptions.NewConnectionError, urllib3.exceptions.ConnectTimeoutError) as exc:
             raise ProviderUnreachable(f"connect failed: {type(exc).__name__}") from exc
         except urllib3.exceptions.ReadTimeoutError as exc:
-            raise TransientError("provider timed out") from exc
+            raise ProviderFailure("timeout", "provider timed out") from exc
         except urllib3.exceptions.HTTPError as exc:  # ProtocolError: connection reset, closed
-            raise TransientError(f"transport error: {type(exc).__name__}") from exc
+            raise ProviderFailure("timeout", f"transport error: {type(exc).__name__}") from exc
 
 
 def decode(response: urllib3.BaseHTTPResponse) -> Any:

@@ -4,8 +4,16 @@ from __future__ import annotations
 
 from typing import Any
 
-from ..policy import PermanentError, TransientError
-from .base import InvalidRecipients, JsonHttp, PushRequest, PushResult, decode, retry_after_seconds
+from ..policy import PermanentError
+from .base import (
+    InvalidRecipients,
+    JsonHttp,
+    ProviderFailure,
+    PushRequest,
+    PushResult,
+    decode,
+    retry_after_seconds,
+)
 
 NOT_SUBSCRIBED = "All included players are not subscribed"
 INVALID_KEYS = ("invalid_player_ids", "invalid_aliases", "invalid_external_user_ids")
@@ -38,20 +46,20 @@ class OneSignalProvider:
         status = response.status
         retry_after = retry_after_seconds(response.headers.get("Retry-After"))
         if status == 429:
-            raise TransientError("OneSignal rate limit (429)", retry_after)
+            raise ProviderFailure("rate_limited", "OneSignal rate limit (429)", retry_after)
         if status >= 500:
-            raise TransientError(f"OneSignal server error ({status})", retry_after)
+            raise ProviderFailure("server_error", f"OneSignal server error ({status})", retry_after)
         if status in (401, 403):
             # A wrong or rotated key is an operator's fix, not the message's fault: keep retrying
             # (and end in the DLQ for a redrive) rather than drop the push.
-            raise TransientError(f"OneSignal refused the API key ({status})", retry_after)
+            raise ProviderFailure("auth", f"OneSignal refused the API key ({status})", retry_after)
         errors = body.get("errors") if isinstance(body, dict) else None
         if status >= 400:
             if _all_invalid(errors):
                 raise InvalidRecipients(f"OneSignal: {errors}", request.subscription_ids)
             raise PermanentError(f"OneSignal rejected the request ({status}): {str(errors)[:200]}")
         if not isinstance(body, dict):
-            raise TransientError(f"OneSignal answered {status} without a JSON object")
+            raise ProviderFailure("server_error", f"OneSignal answered {status} without a JSON object")
         notification_id = str(body.get("id") or "")
         if not notification_id:
             # HTTP 200 with an empty id: nothing was created (OneSignal documents this shape).

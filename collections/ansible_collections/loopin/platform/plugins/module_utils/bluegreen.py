@@ -12,8 +12,13 @@ since the phase started, target health) and answers one of:
 
 - ``wait``     keep baking (with the seconds left),
 - ``shift``    the phase is over and clean: move to ``next_weight`` percent,
-- ``promote``  the last step baked clean: green becomes the new blue,
-- ``rollback`` with a ``reason``: restore 100% to blue now and stop green.
+- ``promote``  the last step baked clean: the new side becomes the live side,
+- ``rollback`` with a ``reason``: restore 100% to the live side now and stop the new one.
+
+The two sides are named (``Plan.new_side``, ``Plan.old_side``): green when blue is live, blue
+when green is live, so every message names the side that really takes the new traffic. Which side
+is live is one fact, read by ``live_side`` below from the listener rule (its tag, else the heavier
+weight): the deploy, the summary and the roles that follow the live side all read it there.
 
 Any alarm in ALARM, any unhealthy green target, fewer healthy targets than wanted once traffic
 flows, an error count over the budget, or no clean sample before the phase's deadline (a stuck
@@ -45,6 +50,9 @@ class Plan:
     max_app_errors: float = 0
     # Extra time after a phase's end during which a clean sample may still arrive.
     grace_seconds: float = 60
+    # The side receiving the new traffic, and the side that is live while it does.
+    new_side: str = "green"
+    old_side: str = "blue"
 
     def __post_init__(self) -> None:
         problems = plan_problems(self)
@@ -63,10 +71,15 @@ class Plan:
             return max(self.health_timeout_seconds, self.health_seconds + self.grace_seconds)
         return self.bake_seconds + self.grace_seconds
 
+    def worst_case_seconds(self) -> float:
+        """The longest the web part can take before it promotes or rolls back: every phase's
+        deadline (roles/deploy/vars/main.yml prints the same sum for the run's plan)."""
+        return sum(self.deadline(phase) for phase in range(HEALTH_PHASE, len(self.steps)))
+
     def describe(self, phase: int) -> str:
         if phase == HEALTH_PHASE:
             return "health check before the first shift"
-        return f"step {phase + 1}/{len(self.steps)} ({self.steps[phase]}% to green)"
+        return f"step {phase + 1}/{len(self.steps)} ({self.steps[phase]}% to {self.new_side})"
 
 
 def plan_problems(plan: Plan) -> list[str]:
@@ -89,12 +102,16 @@ def plan_problems(plan: Plan) -> list[str]:
         problems.append("poll_seconds must be positive")
     if plan.health_timeout_seconds < plan.health_seconds:
         problems.append("health_timeout_seconds must be at least health_seconds")
+    if {plan.new_side, plan.old_side} != set(SIDES):
+        problems.append(
+            f"new_side and old_side must be blue and green in some order, got {plan.new_side}/{plan.old_side}"
+        )
     return problems
 
 
 @dataclass(frozen=True)
 class Readings:
-    """One sample of the green side. ``error`` set means the sample could not be read."""
+    """One sample of the new side. ``error`` set means the sample could not be read."""
 
     alarms: dict[str, str] = field(default_factory=dict)
     app_errors: float = 0
@@ -137,16 +154,20 @@ def problems_in(plan: Plan, phase: int, readings: Readings) -> list[str]:
         if state == ALARM:
             found.append(f"alarm {name} is ALARM during {where}")
         elif state == MISSING:
-            found.append(f"alarm {name} does not exist, so it cannot vouch for green ({where})")
+            found.append(f"alarm {name} does not exist, so it cannot vouch for {plan.new_side} ({where})")
     if readings.unhealthy:
-        found.append(f"green targets unhealthy during {where}: {', '.join(sorted(readings.unhealthy))}")
+        found.append(
+            f"{plan.new_side} targets unhealthy during {where}: {', '.join(sorted(readings.unhealthy))}"
+        )
     if readings.app_errors > plan.max_app_errors:
         found.append(
             f"application errors {readings.app_errors:g} over the budget of {plan.max_app_errors:g} "
             f"during {where}"
         )
     if phase != HEALTH_PHASE and readings.healthy < readings.wanted:
-        found.append(f"only {readings.healthy}/{readings.wanted} green targets healthy during {where}")
+        found.append(
+            f"only {readings.healthy}/{readings.wanted} {plan.new_side} targets healthy during {where}"
+        )
     return found
 
 
@@ -167,7 +188,7 @@ def decide(plan: Plan, phase: int, elapsed: float, readings: Readings) -> Decisi
         if readings.error is not None:
             why = f"no clean sample: {readings.error}"
         elif phase == HEALTH_PHASE:
-            why = f"{readings.healthy}/{readings.wanted} green targets healthy"
+            why = f"{readings.healthy}/{readings.wanted} {plan.new_side} targets healthy"
         else:
             why = "no decision"
         return Decision(
@@ -176,7 +197,9 @@ def decide(plan: Plan, phase: int, elapsed: float, readings: Readings) -> Decisi
     if readings.error is not None:
         return Decision(WAIT, reason=f"sample failed, retrying: {readings.error}", **base)
     if phase == HEALTH_PHASE and readings.healthy < readings.wanted:
-        return Decision(WAIT, reason=f"{readings.healthy}/{readings.wanted} green targets healthy", **base)
+        return Decision(
+            WAIT, reason=f"{readings.healthy}/{readings.wanted} {plan.new_side} targets healthy", **base
+        )
     if elapsed < plan.phase_seconds(phase):
         return Decision(WAIT, reason="clean, baking", **base)
     if phase == len(plan.steps) - 1:
@@ -210,8 +233,50 @@ def watch(plan, phase, started, clock, sleep, sample, max_seconds=None):
         sleep(plan.poll_seconds)
 
 
-def weights_for(green_percent: int) -> dict[str, int]:
-    return {"blue": 100 - green_percent, "green": green_percent}
+def weights_for(new_percent: int, new_side: str = "green") -> dict[str, int]:
+    """Percent of the traffic on each side when ``new_side`` takes ``new_percent``."""
+    old_side = other_side(new_side)
+    return {old_side: 100 - new_percent, new_side: new_percent}
+
+
+# --- the live side -----------------------------------------------------------------------------
+
+SIDES = ("blue", "green")
+LIVE_TAG = "loopin:live-side"
+
+
+def other_side(side: str) -> str:
+    if side not in SIDES:
+        raise ValueError(f"a side is blue or green, got {side!r}")
+    return "green" if side == "blue" else "blue"
+
+
+def web_sides(prefix: str) -> dict[str, dict[str, str]]:
+    """The two sides of the web service, each a fixed (target group, service) pair: blue is the
+    service site.yml creates, ``<prefix>-web``; green is ``<prefix>-web-green``."""
+    return {
+        "blue": {"target_group": f"{prefix}-web-blue", "service": f"{prefix}-web"},
+        "green": {"target_group": f"{prefix}-web-green", "service": f"{prefix}-web-green"},
+    }
+
+
+def side_of_target_group(name: str) -> str | None:
+    for side in SIDES:
+        if name.endswith(f"-web-{side}"):
+            return side
+    return None
+
+
+def live_side(weights: dict[str, int], tags: dict[str, str]) -> str:
+    """Which side is live, from the web rule: the side its ``loopin:live-side`` tag names (written
+    by every promotion), else the heavier weight (a rule no deploy has touched yet: blue; a tie,
+    as in a deploy stopped at 50%, keeps blue). ``weights`` maps target group names or sides to
+    weights."""
+    tagged = tags.get(LIVE_TAG, "")
+    if tagged in SIDES:
+        return tagged
+    by_side = {side_of_target_group(name) or name: int(weight) for name, weight in weights.items()}
+    return "green" if by_side.get("green", 0) > by_side.get("blue", 0) else "blue"
 
 
 def retries_needed(plan: Plan, phase: int, watch_seconds: float) -> int:

@@ -17,6 +17,7 @@ from pathlib import Path
 from typing import Annotated, Any, ClassVar, Literal
 
 import yaml
+from ansible_collections.loopin.platform.plugins.module_utils.bluegreen import Plan
 from pydantic import BaseModel, ConfigDict, Field, StrictBool, StrictInt, ValidationError
 
 ENVIRONMENTS = ("local", "dev", "staging", "production")
@@ -177,12 +178,18 @@ class CapacityProvider(BaseModel):
     weight: Annotated[StrictInt, Field(ge=0, le=1000)] = 1
 
 
+# The worker's names for OneSignal failures (services/worker settings.FAILURE_KINDS; a test keeps
+# the two, and the ecs role's argument spec, in agreement).
+PUSH_FAILURE_KINDS = ("unreachable", "timeout", "server_error", "rate_limited", "auth")
+
+
 class ComputeSection(Section):
     title: ClassVar[str] = "compute"
 
     iam_github_repository: Annotated[str, Field(pattern=r"^[A-Za-z0-9_.-]+/[A-Za-z0-9_.-]+$")]
     iam_web_send_queues: list[Literal["push-notifications", "webhook-events", "background-jobs"]]
     iam_worker_redrive_enabled: StrictBool
+    iam_promote_from: Literal["", "dev", "staging"]
     ecs_container_insights: Literal["enabled", "enhanced", "disabled"]
     ecs_web_capacity_provider_strategy: Annotated[list[CapacityProvider], Field(min_length=1, max_length=2)]
     ecs_worker_capacity_provider_strategy: Annotated[
@@ -201,6 +208,11 @@ class ComputeSection(Section):
     ecs_log_level: Literal["DEBUG", "INFO", "WARNING", "ERROR"]
     ecs_rate_limit_per_ip_per_minute: Annotated[StrictInt, Field(ge=1)]
     ecs_rate_limit_per_user_per_minute: Annotated[StrictInt, Field(ge=1)]
+    ecs_worker_push_provider: Literal["onesignal", "fcm"]
+    ecs_worker_push_fallback: Literal["", "fcm"]
+    ecs_worker_push_fallback_after_seconds: Annotated[StrictInt, Field(ge=0, le=3600)]
+    ecs_worker_push_fallback_on: Annotated[list[Literal[PUSH_FAILURE_KINDS]], Field(max_length=5)]  # type: ignore[valid-type]
+    ecs_worker_push_fallback_probe_seconds: Annotated[StrictInt, Field(ge=1, le=3600)]
     autoscaling_web_min: Count
     autoscaling_web_max: Annotated[StrictInt, Field(ge=1, le=100)]
     autoscaling_web_cpu_target: Percent
@@ -248,6 +260,13 @@ class ComputeSection(Section):
                 "ecs_worker_stop_timeout",
                 "the worker needs at least 30 s to drain (it returns unstarted messages)",
             )
+        if self.ecs_worker_push_fallback and not self.ecs_worker_push_fallback_on:
+            yield (
+                "ecs_worker_push_fallback_on",
+                "is empty: with a fallback set, no OneSignal failure would ever use it",
+            )
+        if len(set(self.ecs_worker_push_fallback_on)) != len(self.ecs_worker_push_fallback_on):
+            yield "ecs_worker_push_fallback_on", "names a failure kind twice"
         if self.autoscaling_worker_scale_in_backlog >= self.autoscaling_worker_scale_out_backlog:
             yield (
                 "autoscaling_worker_scale_in_backlog",
@@ -279,6 +298,10 @@ class OperationsSection(Section):
     monitoring_memory_percent: Percent
     monitoring_queue_depth: Annotated[StrictInt, Field(ge=1)]
     monitoring_oldest_message_seconds: Annotated[StrictInt, Field(ge=60)]
+    monitoring_onesignal_failures_per_minute: Annotated[StrictInt, Field(ge=1)]
+    monitoring_onesignal_outage_minutes: Annotated[StrictInt, Field(ge=1, le=60)]
+    monitoring_waf_rate_limited_requests: Annotated[StrictInt, Field(ge=0)]
+    monitoring_waf_sqli_requests: Annotated[StrictInt, Field(ge=0)]
     monitoring_slo_availability_percent: Annotated[float, Field(ge=90, lt=100)]
     monitoring_slo_fast_burn_rate: Annotated[float, Field(gt=1)]
     monitoring_slo_slow_burn_rate: Annotated[float, Field(gt=1)]
@@ -310,10 +333,21 @@ class OperationsSection(Section):
             yield "budget_monthly_limit_usd", "above the strategy's ceiling of 250 USD a month"
 
 
-# --- deploy (blue/green, issue 7) --------------------------------------------------------------
+# --- deploy (blue/green) -----------------------------------------------------------------------
 
 Seconds = Annotated[StrictInt, Field(ge=0, le=7200)]
 HourMinute = Annotated[str, Field(pattern=r"^([01]\d|2[0-3]):[0-5]\d$")]
+
+
+def fast_rollback_plan(section: DeploySection) -> Plan:
+    return Plan(
+        steps=tuple(section.deploy_rollback_steps),
+        bake_seconds=section.deploy_rollback_bake_seconds,
+        health_seconds=section.deploy_rollback_health_seconds,
+        health_timeout_seconds=section.deploy_rollback_health_timeout_seconds,
+        poll_seconds=section.deploy_poll_seconds,
+        grace_seconds=section.deploy_grace_seconds,
+    )
 
 
 class DeploySection(Section):
@@ -330,11 +364,20 @@ class DeploySection(Section):
     deploy_grace_seconds: Seconds
     deploy_max_app_errors: Annotated[StrictInt, Field(ge=0)]
     deploy_app_error_metric: dict[str, Any] = {}
+    deploy_migration_timeout_seconds: Seconds
     deploy_worker_bake_seconds: Seconds
     deploy_worker_timeout_seconds: Seconds
     deploy_worker_max_dlq_inflow: Annotated[StrictInt, Field(ge=0)]
     deploy_worker_max_oldest_message_age_seconds: Seconds
     deploy_worker_require_rollout_completed: StrictBool
+    # The fast rollback of a finished deploy (roles/deploy/defaults/main.yml says what each does).
+    deploy_rollback_steps: Annotated[
+        list[Annotated[StrictInt, Field(ge=1, le=100)]], Field(min_length=1, max_length=10)
+    ]
+    deploy_rollback_bake_seconds: Seconds
+    deploy_rollback_health_seconds: Seconds
+    deploy_rollback_health_timeout_seconds: Seconds
+    deploy_rollback_rto_seconds: Seconds
     deploy_window_enforced: StrictBool
     deploy_window_days: Annotated[
         list[Literal["mon", "tue", "wed", "thu", "fri", "sat", "sun"]], Field(min_length=1, max_length=7)
@@ -353,6 +396,19 @@ class DeploySection(Section):
                 "deploy_poll_seconds",
                 "longer than deploy_bake_seconds: a step would end before its first sample",
             )
+        fast = self.deploy_rollback_steps
+        if fast != sorted(set(fast)) or fast[-1] != 100:
+            yield "deploy_rollback_steps", f"{fast} must rise strictly and end at 100"
+        elif self.deploy_rollback_health_timeout_seconds < self.deploy_rollback_health_seconds:
+            yield "deploy_rollback_health_timeout_seconds", "must be at least deploy_rollback_health_seconds"
+        else:
+            worst = fast_rollback_plan(self).worst_case_seconds()
+            if worst > self.deploy_rollback_rto_seconds:
+                yield (
+                    "deploy_rollback_steps",
+                    f"the fast rollback's worst case is {worst:.0f}s, over deploy_rollback_rto_seconds "
+                    f"({self.deploy_rollback_rto_seconds}s): fewer steps or shorter bakes",
+                )
         if self.deploy_worker_timeout_seconds < self.deploy_worker_bake_seconds:
             yield "deploy_worker_timeout_seconds", "must be at least deploy_worker_bake_seconds"
         if self.deploy_window_end <= self.deploy_window_start:
@@ -372,7 +428,7 @@ class DeploySection(Section):
 
 # Names fixed by the contract between helpers (roles, IAM policies, services read them).
 SECRET_NAMES = ("django-secret-key", "jwt-signing-key", "onesignal", "database-url", "redis-auth-token",
-                "webhook-secrets")  # fmt: skip
+                "webhook-secrets", "fcm")  # fmt: skip
 QUEUE_NAMES = ("push-notifications", "webhook-events", "background-jobs")
 SQS_MAX_RETENTION_SECONDS = 1_209_600  # 14 days, SQS's ceiling
 SQS_MAX_VISIBILITY_SECONDS = 43_200  # 12 hours, SQS's ceiling
@@ -411,6 +467,7 @@ class DataSection(Section):
     ecr_untagged_image_expiry_days: Annotated[StrictInt, Field(ge=1, le=365)]
     ecr_max_image_count: Annotated[StrictInt, Field(ge=1, le=10000)]
     ecr_force_delete: StrictBool
+    ecr_pull_environments: list[Literal["dev", "staging", "production"]]
 
     elasticache_node_type: Annotated[str, Field(pattern=r"^cache\.[a-z][a-z0-9]*\.[a-z0-9]+$")]
     elasticache_engine_version: Annotated[str, Field(pattern=r"^\d+\.\d+$")]

@@ -23,10 +23,18 @@ author:
   - Loopin platform team (@loopin-platform)
 options:
   state:
-    description: Whether the policy should exist. The scalable target is left in place on V(absent).
+    description:
+      - Whether the policy should exist. The scalable target is left in place on V(absent), unless
+        O(deregister_target) is set.
     type: str
     choices: [present, absent]
     default: present
+  deregister_target:
+    description:
+      - With O(state=absent), also deregister the scalable target, which deletes every policy on it
+        (a service that must not scale at all, such as the idle side of a blue/green pair).
+    type: bool
+    default: false
   policy_name:
     description: The policy's name, unique on its target.
     type: str
@@ -167,6 +175,7 @@ def find_target(client, params):
 def main():
     argument_spec = dict(
         state=dict(type="str", choices=["present", "absent"], default="present"),
+        deregister_target=dict(type="bool", default=False),
         policy_name=dict(type="str", required=True),
         service_namespace=dict(type="str", default="ecs"),
         resource_id=dict(type="str", required=True),
@@ -205,16 +214,23 @@ def main():
         module.fail_json_aws(e, msg=f"Failed to read scaling policy {params['policy_name']}")
 
     if params["state"] == "absent":
-        if policy and not module.check_mode:
+        deregister = bool(target) and params["deregister_target"]
+        if not module.check_mode:
             try:
-                client.delete_scaling_policy(aws_retry=True, PolicyName=params["policy_name"], **key)
+                if policy:
+                    client.delete_scaling_policy(aws_retry=True, PolicyName=params["policy_name"], **key)
+                if deregister:
+                    client.deregister_scalable_target(aws_retry=True, **key)
             except (botocore.exceptions.ClientError, botocore.exceptions.BotoCoreError) as e:
                 module.fail_json_aws(e, msg=f"Failed to delete scaling policy {params['policy_name']}")
+        before = {"policy_name": params["policy_name"]} if policy else {}
+        if deregister:
+            before["scalable_target"] = {k: target[k] for k in ("MinCapacity", "MaxCapacity")}
         module.exit_json(
-            changed=bool(policy),
+            changed=bool(policy) or deregister,
             alarms=[],
-            scalable_target=snake_result(target),
-            **diff_result(module, {"policy_name": params["policy_name"]} if policy else {}, {}),
+            scalable_target=None if deregister and not module.check_mode else snake_result(target),
+            **diff_result(module, before, {}),
         )
 
     wanted_target = {"MinCapacity": params["min_capacity"], "MaxCapacity": params["max_capacity"]}

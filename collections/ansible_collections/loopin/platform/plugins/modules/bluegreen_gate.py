@@ -12,16 +12,17 @@ module: bluegreen_gate
 short_description: Watch one phase of a blue/green deploy and return the step controller's decision
 version_added: 0.1.0
 description:
-  - Samples, every O(poll_seconds), the CloudWatch alarms scoped to the green side (O(alarm_names)),
-    the application's error metric (O(error_metric), summed since the phase started) and the health
-    of the green target group, and asks the step controller (module_utils/bluegreen.py) what to do.
+  - Samples, every O(poll_seconds), the CloudWatch alarms scoped to the side taking the new traffic,
+    O(new_side) (O(alarm_names)), the application's error metric (O(error_metric), summed since the
+    phase started) and the health of that side's target group, and asks the step controller
+    (module_utils/bluegreen.py) what to do.
   - Returns as soon as the decision is not C(wait) (C(shift), C(promote) or C(rollback) with a
     reason), or after O(watch_seconds) with C(wait) so that the playbook can print progress and call
     again (an C(until) loop). The phase's start O(phase_started_at) anchors the bake, so repeated
     calls continue the same bake.
   - With O(rule_arn) and O(rollback_weights), a C(rollback) decision restores those weights in the
     same call, within one poll interval of the sample that saw the problem; the playbook then stops
-    green and fails with the reason.
+    the new side and fails with the reason.
   - moto registers no targets for ECS tasks (it runs none) and reports every registered ip target
     C(healthy); on AWS the ECS service registers its tasks' addresses and the ALB reports C(initial),
     C(healthy) or C(unhealthy). The gate counts C(healthy) targets against O(wanted_healthy) and
@@ -38,7 +39,7 @@ options:
     type: float
     required: true
   steps:
-    description: Percent of the traffic on green at each step, rising to 100.
+    description: Percent of the traffic on the new side at each step, rising to 100.
     type: list
     elements: int
     default: [10, 50, 100]
@@ -47,11 +48,11 @@ options:
     type: float
     default: 300
   health_seconds:
-    description: How long green must stay healthy before the first shift.
+    description: How long the new side must stay healthy before the first shift.
     type: float
     default: 300
   health_timeout_seconds:
-    description: How long green may take to become healthy before the deploy rolls back.
+    description: How long the new side may take to become healthy before the deploy rolls back.
     type: float
     default: 600
   grace_seconds:
@@ -91,11 +92,11 @@ options:
         description: Dimension name to value.
         type: dict
   target_group_name:
-    description: The green target group.
+    description: The new side's target group.
     type: str
     required: true
   wanted_healthy:
-    description: How many healthy green targets make green healthy (the green service's desired count).
+    description: How many healthy targets make the new side healthy (its service's desired count).
     type: int
     required: true
   rule_arn:
@@ -107,8 +108,15 @@ options:
         so that one call shifts and watches. A call that changes the weights starts the bake then.
     type: dict
   rollback_weights:
-    description: Target group name to weight to restore on rollback (100 to blue, 0 to green).
+    description: Target group name to weight to restore on rollback (100 to the live side, 0 to the new one).
     type: dict
+  new_side:
+    description:
+      - The side (blue or green) taking the new traffic; the other is live. Names the sides in the
+        progress lines and reasons (C(step 2/3 (50% to blue)), C(weights green 50 / blue 50)).
+    type: str
+    choices: [blue, green]
+    default: green
 notes:
   - Supports C(check_mode) (it samples and decides but restores nothing).
 extends_documentation_fragment:
@@ -215,7 +223,7 @@ class Sampler:
         states = {
             a["AlarmName"]: a["StateValue"] for a in found["MetricAlarms"] + found.get("CompositeAlarms", [])
         }
-        # A gate alarm that does not exist cannot vouch for green: the controller rolls back on it.
+        # A gate alarm that does not exist cannot vouch for the new side: the controller rolls back on it.
         return {name: states.get(name, bg.MISSING) for name in names}
 
     def app_errors(self):
@@ -277,7 +285,8 @@ def progress_line(plan, decision, readings, alarms):
     if decision.action == bg.WAIT:
         head += f", {decision.time_left:.0f}s left in the bake"
     return (
-        f"{head} | weights blue {100 - decision.weight} / green {decision.weight} | {states} | "
+        f"{head} | weights {plan.old_side} {100 - decision.weight} / {plan.new_side} {decision.weight} | "
+        f"{states} | "
         f"healthy {readings.healthy}/{readings.wanted} | app errors {readings.app_errors:g}"
         + (f" | {decision.reason}" if decision.reason else "")
     )
@@ -309,6 +318,7 @@ def main():
         rule_arn=dict(type="str"),
         rollback_weights=dict(type="dict"),
         shift_weights=dict(type="dict"),
+        new_side=dict(type="str", default="green", choices=["blue", "green"]),
     )
     module = AnsibleAWSModule(
         argument_spec=argument_spec,
@@ -326,6 +336,8 @@ def main():
             poll_seconds=params["poll_seconds"],
             grace_seconds=params["grace_seconds"],
             max_app_errors=params["max_app_errors"],
+            new_side=params["new_side"],
+            old_side=bg.other_side(params["new_side"]),
         )
     except ValueError as e:
         module.fail_json(msg=f"invalid deploy plan: {e}")

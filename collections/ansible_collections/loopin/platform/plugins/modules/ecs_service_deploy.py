@@ -12,7 +12,7 @@ module: ecs_service_deploy
 short_description: Run an image on an ECS service - new task definition revision, created or updated service
 version_added: 0.1.0
 description:
-  - What a deploy owns and site.yml does not (issue 4's ownership rule) - the image, the task
+  - What a deploy owns and site.yml does not (the ownership rule in the README) - the image, the task
     definition revision, and for blue/green the second (green) web service.
   - With O(image), registers a revision of the task definition that O(template_service) (default
     O(service)) runs, identical but for the image of O(container_name); the latest revision of the

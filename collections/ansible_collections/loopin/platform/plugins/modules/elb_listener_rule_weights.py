@@ -22,6 +22,10 @@ description:
     forward action (conditions, priority and stickiness are kept) and reports C(changed) only when
     a weight differs. Target group stickiness stays disabled, so a shift takes effect per request.
   - O(tags) are added to the rule (never purged); the deploy records which side is live there.
+  - For the web rule (target groups C(<prefix>-web-blue) and C(<prefix>-web-green)) it also returns
+    which side is live, as module_utils/bluegreen.py's C(live_side) reads it (the tag, else the
+    heavier weight). The deploy, the autoscaling, monitoring and ecs roles and the summary all
+    read the live side this way.
 author:
   - Loopin platform team (@loopin-platform)
 options:
@@ -94,6 +98,16 @@ tags:
   description: The rule's tags after the call.
   returned: always
   type: dict
+live_side:
+  description: The live side (blue or green) after the call; empty when the rule is not the web rule.
+  returned: always
+  type: str
+  sample: green
+idle_side:
+  description: The other side; empty when the rule is not the web rule.
+  returned: always
+  type: str
+  sample: blue
 """
 
 try:
@@ -104,6 +118,11 @@ except ImportError:
 from ansible_collections.amazon.aws.plugins.module_utils.modules import AnsibleAWSModule
 from ansible_collections.amazon.aws.plugins.module_utils.retries import AWSRetry
 from ansible_collections.loopin.platform.plugins.module_utils.aws_helpers import tags_from_list, tags_to_list
+from ansible_collections.loopin.platform.plugins.module_utils.bluegreen import (
+    live_side,
+    other_side,
+    side_of_target_group,
+)
 from ansible_collections.loopin.platform.plugins.module_utils.elb_rule import (
     forward_action,
     rule_weights,
@@ -206,7 +225,12 @@ def main():
         "weights": after,
         "target_group_arns": arns,
         "tags": {**tags, **new_tags},
+        "live_side": "",
+        "idle_side": "",
     }
+    if sorted(filter(None, map(side_of_target_group, after))) == ["blue", "green"]:
+        result["live_side"] = live_side(after, result["tags"])
+        result["idle_side"] = other_side(result["live_side"])
     if module._diff:
         result["diff"] = {
             "before": {"weights": current, "tags": tags},

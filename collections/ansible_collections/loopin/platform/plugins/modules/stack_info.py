@@ -63,6 +63,7 @@ except ImportError:
 from ansible_collections.amazon.aws.plugins.module_utils.botocore import is_boto3_error_code
 from ansible_collections.amazon.aws.plugins.module_utils.modules import AnsibleAWSModule
 from ansible_collections.amazon.aws.plugins.module_utils.retries import AWSRetry
+from ansible_collections.loopin.platform.plugins.module_utils.bluegreen import live_side, web_sides
 from ansible_collections.loopin.platform.plugins.module_utils.elb_rule import rule_weights
 
 
@@ -432,14 +433,14 @@ SECTIONS = (
 
 
 def deploy(module, project, environment):
-    """Which web side is live, the rule's weights, and what each side runs (issue 7)."""
+    """Which web side is live, the rule's weights, and what each side runs."""
     prefix = f"{project}-{environment}"
     elbv2 = module.client("elbv2", retry_decorator=AWSRetry.jittered_backoff())
     try:
         lb = elbv2.describe_load_balancers(aws_retry=True, Names=[prefix])["LoadBalancers"][0]
     except is_boto3_error_code("LoadBalancerNotFound"):
         return None
-    sides = {f"{prefix}-web-blue": "blue", f"{prefix}-web-green": "green"}
+    sides = {group["target_group"]: side for side, group in web_sides(prefix).items()}
     for listener in elbv2.describe_listeners(aws_retry=True, LoadBalancerArn=lb["LoadBalancerArn"])[
         "Listeners"
     ]:
@@ -450,9 +451,9 @@ def deploy(module, project, environment):
                 continue
             if set(sides) <= set(weights):
                 tags = elbv2.describe_tags(aws_retry=True, ResourceArns=[rule["RuleArn"]])["TagDescriptions"]
-                live = {t["Key"]: t["Value"] for t in tags[0]["Tags"]}.get("loopin:live-side", "blue")
+                live = live_side(weights, {t["Key"]: t["Value"] for t in tags[0]["Tags"]})
                 ecs = module.client("ecs", retry_decorator=AWSRetry.jittered_backoff())
-                names = {"blue": f"{prefix}-web", "green": f"{prefix}-web-green"}
+                names = {side: group["service"] for side, group in web_sides(prefix).items()}
                 services = ecs.describe_services(
                     aws_retry=True, cluster=prefix, services=list(names.values())
                 )
