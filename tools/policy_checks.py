@@ -477,6 +477,17 @@ def _read_data(
         )
 
 
+def use_endpoint(environ: dict[str, str], endpoint: str) -> None:
+    """Point every boto3 client at `endpoint` (botocore honours AWS_ENDPOINT_URL).
+
+    The caller's keys are kept when it gives them: an emulator that enforces IAM refuses any
+    other. Without keys, the emulator's throw-away ones are used.
+    """
+    environ["AWS_ENDPOINT_URL"] = endpoint
+    environ.setdefault("AWS_ACCESS_KEY_ID", "testing")
+    environ.setdefault("AWS_SECRET_ACCESS_KEY", "testing")
+
+
 def main(argv: list[str] | None = None) -> int:
     import os
 
@@ -494,12 +505,8 @@ def main(argv: list[str] | None = None) -> int:
     if not config.ok:
         print(config.report(), file=sys.stderr)
         return 2
-    if args.endpoint:  # botocore honours AWS_ENDPOINT_URL for every client
-        os.environ.update(
-            AWS_ENDPOINT_URL=args.endpoint,
-            AWS_ACCESS_KEY_ID="testing",
-            AWS_SECRET_ACCESS_KEY="testing",  # noqa: S106 - emulator
-        )
+    if args.endpoint:
+        use_endpoint(os.environ, args.endpoint)
     session = boto3.session.Session(region_name=config.values["aws_region"])
     specs = read_specs(session, config.values["loopin_project"], args.environment, config.values, args.tier)
     failures = 0
