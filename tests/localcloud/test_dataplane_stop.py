@@ -7,12 +7,17 @@ still runs waits its whole deadline (150 s) and then SIGKILLs a finished process
 
 from __future__ import annotations
 
+import os
+import subprocess
+import sys
 import time
 from pathlib import Path
 
 import emulator
 from localcloud import __main__ as localcloud
 from stack import environ
+
+TOOLS = Path(__file__).resolve().parents[2] / "tools"
 
 
 def test_a_stop_returns_once_the_data_plane_has_exited(tmp_path: Path) -> None:
@@ -26,3 +31,30 @@ def test_a_stop_returns_once_the_data_plane_has_exited(tmp_path: Path) -> None:
     assert "data plane stopped" in log, log[-2000:]
     assert took < localcloud.DATAPLANE_STOP_SECONDS / 3, f"stop took {took:.0f} s"
     assert not localcloud._pid_alive(pid)
+
+
+def test_a_data_plane_whose_emulator_is_gone_stops_by_itself(tmp_path: Path) -> None:
+    """An emulator stopped without `make down` (molecule's destroy, a crash) must not leave its
+    data plane running tasks and load balancer ports for a state that no longer exists."""
+    log_file = tmp_path / "dataplane.log"
+    env = {**os.environ, "LOOPIN_STATE_DIR": str(tmp_path), "PYTHONPATH": str(TOOLS)}
+    with emulator.running() as url, log_file.open("wb") as log:
+        proc = subprocess.Popen(
+            [sys.executable, "-m", "localcloud.dataplane", "--endpoint", url, "--emulator-grace", "3"],
+            env=env,
+            stdout=log,
+            stderr=subprocess.STDOUT,
+        )
+        deadline = time.monotonic() + 60
+        while "data plane on" not in log_file.read_text() and time.monotonic() < deadline:
+            assert proc.poll() is None, log_file.read_text()[-2000:]
+            time.sleep(0.2)
+    # the emulator is stopped here; the data plane notices within its grace and exits cleanly
+    try:
+        returncode = proc.wait(timeout=60)
+    finally:
+        proc.kill()
+    text = log_file.read_text()
+    assert returncode == 0, text[-2000:]
+    assert "its state is gone, stopping" in text, text[-2000:]
+    assert "data plane stopped" in text, text[-2000:]

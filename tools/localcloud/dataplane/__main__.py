@@ -7,7 +7,9 @@ import asyncio
 import logging
 import signal
 import sys
+import time
 from typing import Any, Protocol
+from urllib.parse import urlsplit
 
 from localcloud.dataplane.context import Context
 
@@ -39,6 +41,39 @@ async def _status_loop(ctx: Context) -> None:
             pass
 
 
+# The data plane serves one emulator's state: once that emulator has not accepted a connection for
+# this long (it was stopped without `make down`, or crashed), the tasks it runs belong to nothing.
+EMULATOR_GONE_SECONDS = 30.0
+
+
+async def _emulator_answers(endpoint: str) -> bool:
+    parts = urlsplit(endpoint)
+    try:
+        _, writer = await asyncio.wait_for(asyncio.open_connection(parts.hostname, parts.port), timeout=2.0)
+    except (OSError, TimeoutError):
+        return False
+    writer.close()
+    return True
+
+
+async def _stop_without_emulator(ctx: Context, grace: float, every: float = 2.0) -> None:
+    """Stop the data plane once its emulator has been unreachable for `grace` seconds."""
+    last_seen = time.monotonic()
+    while not ctx.stopping.is_set():
+        if await _emulator_answers(ctx.endpoint):
+            last_seen = time.monotonic()
+        elif time.monotonic() - last_seen >= grace:
+            log.warning(
+                "emulator %s has not answered for %.0f s: its state is gone, stopping", ctx.endpoint, grace
+            )
+            ctx.stopping.set()
+            return
+        try:
+            await asyncio.wait_for(ctx.stopping.wait(), timeout=every)
+        except TimeoutError:
+            pass
+
+
 async def _report_slow_stop(ctx: Context, after: float = 10.0) -> None:
     """Once stopping, log every task still pending after `after` seconds, with where it waits:
     a stop that hangs says which component holds it (make down SIGKILLs after its deadline)."""
@@ -54,7 +89,7 @@ async def _report_slow_stop(ctx: Context, after: float = 10.0) -> None:
         log.warning("still stopping after %.0f s: %s at %s", after, task.get_name(), where or "?")
 
 
-async def main_async(endpoint: str) -> int:
+async def main_async(endpoint: str, emulator_grace: float = EMULATOR_GONE_SECONDS) -> int:
     ctx = Context(endpoint=endpoint)
     loop = asyncio.get_running_loop()
     for sig in (signal.SIGTERM, signal.SIGINT):
@@ -63,6 +98,7 @@ async def main_async(endpoint: str) -> int:
     ctx.status["components"] = [c.name for c in parts]
     tasks: dict[asyncio.Task[Any], str] = {asyncio.create_task(c.run(ctx)): c.name for c in parts}
     tasks[asyncio.create_task(_status_loop(ctx))] = "status"
+    tasks[asyncio.create_task(_stop_without_emulator(ctx, emulator_grace))] = "emulator watch"
     watchdog = asyncio.create_task(_report_slow_stop(ctx))
     log.info("data plane on %s: %s", endpoint, ", ".join(c.name for c in parts) or "no components")
     done, _ = await asyncio.wait(tasks, return_when=asyncio.FIRST_EXCEPTION)
@@ -81,9 +117,15 @@ async def main_async(endpoint: str) -> int:
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("--endpoint", required=True, help="the emulator, http://127.0.0.1:<port>")
+    parser.add_argument(
+        "--emulator-grace",
+        type=float,
+        default=EMULATOR_GONE_SECONDS,
+        help="stop once the emulator has not answered for this many seconds (default %(default)s)",
+    )
     args = parser.parse_args(argv)
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(name)s %(levelname)s %(message)s")
-    return asyncio.run(main_async(args.endpoint))
+    return asyncio.run(main_async(args.endpoint, args.emulator_grace))
 
 
 if __name__ == "__main__":
