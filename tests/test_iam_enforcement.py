@@ -179,7 +179,16 @@ def test_every_authenticated_call_is_recorded_with_its_resource(enforced: Enforc
     worker.receive_message(QueueUrl=queue, WaitTimeSeconds=0)
     with pytest.raises(ClientError):
         worker.purge_queue(QueueUrl=queue)
+    # IAM has no batch actions: AWS authorizes SendMessageBatch as sqs:SendMessage (the outbox
+    # relay's call) and DeleteMessageBatch as sqs:DeleteMessage, and so does the emulator.
+    worker.send_message_batch(QueueUrl=queue, Entries=[{"Id": "1", "MessageBody": "{}"}])
+    worker.delete_message_batch(QueueUrl=queue, Entries=[{"Id": "1", "ReceiptHandle": "gone"}])
     calls = least_privilege.recorded_calls(enforced.endpoint, "loopin-local-worker-task/recorded")
     seen = {(c["action"], c["resource"], c["allowed"]) for c in calls}
     arn = f"arn:aws:sqs:ap-south-1:{enforced.account}:loopin-local-webhook-events"
-    assert seen == {("sqs:ReceiveMessage", arn, True), ("sqs:PurgeQueue", arn, False)}
+    assert seen == {
+        ("sqs:ReceiveMessage", arn, True),
+        ("sqs:PurgeQueue", arn, False),
+        ("sqs:SendMessage", arn, True),
+        ("sqs:DeleteMessage", arn, True),
+    }

@@ -91,7 +91,17 @@ def _list(value: Any) -> list[Any]:
 def _sqs(call: Call) -> Iterable[Access]:
     url = call.params("QueueUrl") or call.params("QueueName")
     if url:
-        yield Access(call.action, call.arn("sqs", str(url).rstrip("/").split("/")[-1]))
+        yield Access(_SQS_BATCH.get(call.action, call.action), call.arn("sqs", str(url).rstrip("/").split("/")[-1]))
+
+
+# IAM has no action of its own for SQS's batch APIs: AWS authorizes each as its single action
+# ("The permission for SendMessageBatch is the same as for SendMessage"), so a policy that grants
+# sqs:SendMessage lets a task call SendMessageBatch, and no policy can name sqs:SendMessageBatch.
+_SQS_BATCH = {
+    "sqs:SendMessageBatch": "sqs:SendMessage",
+    "sqs:DeleteMessageBatch": "sqs:DeleteMessage",
+    "sqs:ChangeMessageVisibilityBatch": "sqs:ChangeMessageVisibility",
+}
 
 
 # --- Secrets Manager: SecretId (name, partial or full ARN) -> the secret's ARN -----------------
