@@ -14,13 +14,16 @@ from __future__ import annotations
 
 import argparse
 import contextlib
+import json
 import os
+import secrets
 import signal
 import subprocess
 import sys
 import time
 import urllib.error
 import urllib.request
+import uuid
 from pathlib import Path
 from typing import Any
 
@@ -158,14 +161,21 @@ def _client(endpoint: str, service: str, principal: str = "operator") -> Any:
     )
 
 
-def fill_operator_secrets(endpoint: str, env: str, project: str = "loopin") -> list[str]:
+def fill_operator_secrets(endpoint: str, env: str, project: str = "loopin") -> dict[str, str]:
     """Play the operator's part for the local environment: the values that come from outside AWS.
 
     Only a placeholder is replaced; a value someone set is kept. Supabase's database is the
-    machine's PostgreSQL (a database per environment)."""
+    machine's PostgreSQL (a database per environment); OneSignal's app is the emulator's stand-in
+    (localcloud/emulator/vendors/onesignal.py), which knows the app by the keys stored here."""
     sm = _client(endpoint, "secretsmanager")
     database = f"{project}_{env}"
-    filled = []
+    filled: dict[str, str] = {}  # secret -> what it now holds
+    name = f"{project}/{env}/onesignal"
+    held = json.loads(sm.get_secret_value(SecretId=name)["SecretString"])
+    if PLACEHOLDER in (held.get("app_id"), held.get("api_key")):
+        app = {"app_id": str(uuid.uuid4()), "api_key": f"os_v2_app_local_{secrets.token_urlsafe(24)}"}
+        sm.put_secret_value(SecretId=name, SecretString=json.dumps(app))
+        filled[name] = "the app of the emulator's OneSignal stand-in"
     name = f"{project}/{env}/database-url"
     if sm.get_secret_value(SecretId=name)["SecretString"] == PLACEHOLDER:
         import psycopg
@@ -174,7 +184,7 @@ def fill_operator_secrets(endpoint: str, env: str, project: str = "loopin") -> l
             if not conn.execute("SELECT 1 FROM pg_database WHERE datname = %s", (database,)).fetchone():
                 conn.execute(f'CREATE DATABASE "{database}"')
         sm.put_secret_value(SecretId=name, SecretString=f"postgresql://postgres@127.0.0.1:5432/{database}")
-        filled.append(name)
+        filled[name] = "the local PostgreSQL"
     return filled
 
 
@@ -257,8 +267,8 @@ def release(endpoint: str, env: str, tag: str, project: str = "loopin") -> None:
         except images.TagTaken as exc:
             # The task definitions' first image is made once; later code arrives with `make deploy`.
             print(f"image        {exc}: kept (make release, then make deploy, to run this tree's code)")
-    for name in fill_operator_secrets(endpoint, env, project):
-        print(f"secret       {name} set to the local PostgreSQL")
+    for name, what in fill_operator_secrets(endpoint, env, project).items():
+        print(f"secret       {name} set to {what}")
     prefix = f"{project}-{env}"
     code = run_one_off(endpoint, prefix, f"{prefix}-web", ["loopin-web-manage", "migrate", "--noinput"])
     print(f"migrations   one-off task exited {code}")

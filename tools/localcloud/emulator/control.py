@@ -13,6 +13,10 @@ A route is registered by the patch that owns the behaviour::
 Handlers take the decoded JSON body (``{}`` for GET, with the query string's values) and return
 a JSON-able value; ``ControlError(status, message)`` answers with that status. Only loopback is
 bound, so the API has no authentication of its own, as the instance metadata endpoint has none.
+
+A whole WSGI application can be mounted under a prefix instead (``mount``): the stand-ins for
+the vendors outside AWS (localcloud/emulator/vendors) speak their vendor's HTTP API there, with
+its headers and status codes, which the JSON routes do not model.
 """
 
 from __future__ import annotations
@@ -32,6 +36,7 @@ log = logging.getLogger("localcloud.emulator")
 Handler = Callable[[dict[str, Any]], Any]
 _routes: dict[tuple[str, str], Handler] = {}
 _background: list[tuple[str, float, Callable[[], None]]] = []
+_mounts: dict[str, Callable[..., Iterable[bytes]]] = {}
 
 # moto's backends are plain dicts shared by the request threads; a patch that walks or mutates
 # several of them at once from a background loop holds this lock, as do its control handlers.
@@ -56,6 +61,13 @@ def route(method: str, path: str) -> Callable[[Handler], Handler]:
     return register
 
 
+def mount(prefix: str, app: Callable[..., Iterable[bytes]]) -> None:
+    """Serve `app` (WSGI) under `prefix`; it sees PATH_INFO without the prefix."""
+    if not prefix.startswith(PREFIX) or prefix.endswith("/"):
+        raise ValueError(f"mounts live under {PREFIX} and name no trailing slash: {prefix}")
+    _mounts[prefix] = app
+
+
 def background(name: str, interval_seconds: float) -> Callable[[Callable[[], None]], Callable[[], None]]:
     """Run the decorated function every `interval_seconds` in a daemon thread of the server."""
 
@@ -67,7 +79,7 @@ def background(name: str, interval_seconds: float) -> Callable[[Callable[[], Non
 
 
 def routes() -> list[str]:
-    return sorted(f"{method} {path}" for method, path in _routes)
+    return sorted([f"{method} {path}" for method, path in _routes] + [f"* {prefix}/" for prefix in _mounts])
 
 
 def start_background(stop: threading.Event) -> list[threading.Thread]:
@@ -99,6 +111,11 @@ class ControlMiddleware:
         path = environ.get("PATH_INFO", "")
         if not path.startswith(PREFIX):
             return self.app(environ, start_response)
+        for prefix, app in _mounts.items():
+            if path == prefix or path.startswith(prefix + "/"):
+                inner = {**environ, "SCRIPT_NAME": environ.get("SCRIPT_NAME", "") + prefix}
+                inner["PATH_INFO"] = path[len(prefix) :] or "/"
+                return app(inner, start_response)
         method = environ.get("REQUEST_METHOD", "GET").upper()
         status, payload = self._dispatch(method, path, environ)
         body = json.dumps(payload, default=str).encode()

@@ -16,7 +16,7 @@ import sys
 import threading
 from typing import Any
 
-from localcloud.emulator import control, patches
+from localcloud.emulator import control, patches, vendors
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -30,8 +30,12 @@ def main(argv: list[str] | None = None) -> int:
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(name)s %(levelname)s %(message)s")
 
     applied = patches.apply_all()
+    stand_ins = vendors.mount_all()
     logging.getLogger("localcloud.emulator").info(
-        "patches: %s; control routes: %s", ", ".join(applied), ", ".join(control.routes()) or "none"
+        "patches: %s; vendor stand-ins: %s; control routes: %s",
+        ", ".join(applied),
+        ", ".join(stand_ins),
+        ", ".join(control.routes()) or "none",
     )
 
     # Imported after the patches, so moto's modules are already patched when the app is built.

@@ -91,7 +91,9 @@ def _list(value: Any) -> list[Any]:
 def _sqs(call: Call) -> Iterable[Access]:
     url = call.params("QueueUrl") or call.params("QueueName")
     if url:
-        yield Access(_SQS_BATCH.get(call.action, call.action), call.arn("sqs", str(url).rstrip("/").split("/")[-1]))
+        yield Access(
+            _SQS_BATCH.get(call.action, call.action), call.arn("sqs", str(url).rstrip("/").split("/")[-1])
+        )
 
 
 # IAM has no action of its own for SQS's batch APIs: AWS authorizes each as its single action

@@ -213,6 +213,9 @@ class ComputeSection(Section):
     ecs_worker_push_fallback_after_seconds: Annotated[StrictInt, Field(ge=0, le=3600)]
     ecs_worker_push_fallback_on: Annotated[list[Literal[PUSH_FAILURE_KINDS]], Field(max_length=5)]  # type: ignore[valid-type]
     ecs_worker_push_fallback_probe_seconds: Annotated[StrictInt, Field(ge=1, le=3600)]
+    ecs_worker_onesignal_api_url: Annotated[str, Field(pattern=r"^https://[^/\s]+(/\S*)?$")]
+    ecs_worker_vendor_stand_ins: StrictBool
+    aws_endpoint_url: str | None = None  # read here for the stand-ins' check (environment section)
     autoscaling_web_min: Count
     autoscaling_web_max: Annotated[StrictInt, Field(ge=1, le=100)]
     autoscaling_web_cpu_target: Percent
@@ -228,6 +231,12 @@ class ComputeSection(Section):
     autoscaling_worker_scale_in_minutes: Annotated[StrictInt, Field(ge=1, le=60)]
 
     def checks(self) -> Iterable[tuple[str, str]]:
+        if self.ecs_worker_vendor_stand_ins and self.aws_endpoint_url is None:
+            yield (
+                "ecs_worker_vendor_stand_ins",
+                "the vendors' stand-ins are served by the local emulator: set aws_endpoint_url, or "
+                "leave this false so the worker calls the vendors themselves",
+            )
         for service in ("web", "worker"):
             cpu, memory = getattr(self, f"ecs_{service}_cpu"), getattr(self, f"ecs_{service}_memory")
             if cpu not in FARGATE_MEMORY:

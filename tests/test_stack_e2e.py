@@ -1,0 +1,183 @@
+"""The session's running stack end to end, as a mobile client uses it.
+
+A request crosses what `make up` built, with nothing stubbed between the parts: the local load
+balancer (TLS with the local CA) -> a web task -> PostgreSQL (the notification and its outbox row)
+-> SQS -> a worker task -> OneSignal, here the emulator's stand-in (the local inventory sets
+`ecs_worker_vendor_stand_ins`), which accepts only the app keys the release stored in Secrets
+Manager. The client's X-Request-ID must reach both tasks' log groups, and the load balancer's
+metrics for the traffic must reach CloudWatch under AWS's dimensions.
+
+Read-only in the sense of tests/stack.py: the test adds a user and a notification to the
+application's data, never a change to what the roles manage.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import json
+import ssl
+import urllib.error
+import urllib.request
+import uuid
+from typing import Any
+
+import budget
+from stack import Stack
+
+PASSWORD = "Correct-Horse-Battery-9"
+
+
+class Client:
+    """A mobile client of the API through the local load balancer."""
+
+    def __init__(self, stack: Stack) -> None:
+        self.base = stack.api
+        self.tls = ssl.create_default_context(cafile=str(stack.ca))
+        self.token: str | None = None
+
+    def call(
+        self, method: str, path: str, body: Any = None, request_id: str | None = None
+    ) -> tuple[int, Any]:
+        headers = {"Content-Type": "application/json", "Accept": "application/json"}
+        if self.token:
+            headers["Authorization"] = f"Bearer {self.token}"
+        if request_id:
+            headers["X-Request-ID"] = request_id
+        data = json.dumps(body).encode() if body is not None else None
+        request = urllib.request.Request(self.base + path, data=data, method=method, headers=headers)  # noqa: S310
+        try:
+            with urllib.request.urlopen(request, context=self.tls, timeout=30) as response:  # noqa: S310
+                return response.status, json.loads(response.read() or b"null")
+        except urllib.error.HTTPError as exc:
+            return exc.code, json.loads(exc.read() or b"null")
+
+
+def _stand_in_notifications(stack: Stack, app_id: str) -> list[dict[str, Any]]:
+    url = f"{stack.endpoint}/_localcloud/vendors/onesignal/_control/notifications?app_id={app_id}"
+    with urllib.request.urlopen(url, timeout=10) as response:  # noqa: S310 - the loopback emulator
+        return json.loads(response.read())
+
+
+def _log_lines_with(stack: Stack, group: str, needle: str, since: dt.datetime) -> list[str]:
+    logs = stack.client("logs")
+    found, token = [], None
+    while True:
+        page = logs.filter_log_events(
+            logGroupName=group,
+            startTime=int(since.timestamp() * 1000),
+            **({"nextToken": token} if token else {}),
+        )
+        found += [e["message"] for e in page["events"] if needle in e["message"]]
+        token = page.get("nextToken")
+        if not token:
+            return found
+
+
+def _request_count(stack: Stack, since: dt.datetime) -> dict[str, float]:
+    """RequestCount per target group of the stack's load balancer, as the alarms query it."""
+    elbv2, cloudwatch = stack.client("elbv2"), stack.client("cloudwatch")
+    lb = elbv2.describe_load_balancers(Names=[stack.name])["LoadBalancers"][0]
+    lb_dim = lb["LoadBalancerArn"].split(":loadbalancer/", 1)[1]
+    counts = {}
+    for group in elbv2.describe_target_groups(LoadBalancerArn=lb["LoadBalancerArn"])["TargetGroups"]:
+        points = cloudwatch.get_metric_statistics(
+            Namespace="AWS/ApplicationELB",
+            MetricName="RequestCount",
+            Dimensions=[
+                {"Name": "LoadBalancer", "Value": lb_dim},
+                {"Name": "TargetGroup", "Value": group["TargetGroupArn"].rsplit(":", 1)[1]},
+            ],
+            StartTime=since - dt.timedelta(minutes=1),
+            EndTime=dt.datetime.now(dt.UTC) + dt.timedelta(minutes=1),
+            Period=60,
+            Statistics=["Sum"],
+        )["Datapoints"]
+        counts[group["TargetGroupName"]] = sum(p["Sum"] for p in points)
+    return counts
+
+
+def test_a_push_request_crosses_the_whole_stack(stack: Stack) -> None:
+    since = dt.datetime.now(dt.UTC) - dt.timedelta(seconds=5)
+    client = Client(stack)
+    device = str(uuid.uuid4())
+    status, tokens = client.call(
+        "POST",
+        "/v1/auth/signup",
+        {"email": f"e2e-{uuid.uuid4().hex[:12]}@loopin.test", "password": PASSWORD, "device_id": device},
+    )
+    assert status == 201, tokens
+    client.token = tokens["access_token"]
+    subscription = str(uuid.uuid4())
+    status, registered = client.call(
+        "POST",
+        "/v1/devices",
+        {
+            "device_id": device,
+            "platform": "android",
+            "push_token": f"fcm-{uuid.uuid4().hex}",
+            "onesignal_subscription_id": subscription,
+        },
+    )
+    assert status == 201, registered
+
+    request_id = str(uuid.uuid4())
+    status, accepted = client.call(
+        "POST", "/v1/notifications", {"title": "e2e", "body": f"through the stack {request_id}"}, request_id
+    )
+    assert status == 202, accepted
+
+    def delivered() -> dict[str, Any] | None:
+        _, seen = client.call("GET", f"/v1/notifications/{accepted['id']}")
+        return seen if seen and seen.get("status") not in ("pending", "queued") else None
+
+    final = budget.until(delivered, 90, "the worker to deliver the notification", every=1.0)
+    assert final["status"] == "sent", final
+
+    app_id = json.loads(
+        stack.client("secretsmanager").get_secret_value(SecretId="loopin/local/onesignal")["SecretString"]
+    )["app_id"]
+    pushed = [
+        n for n in _stand_in_notifications(stack, app_id) if n["include_subscription_ids"] == [subscription]
+    ]
+    assert len(pushed) == 1, pushed  # exactly once, to the device the client registered
+    assert pushed[0]["contents"] == {"en": f"through the stack {request_id}"}
+
+    # The client's request ID in both tasks' log groups (awslogs from the running tasks).
+    for service in ("web", "worker"):
+        group = f"/ecs/{stack.name}-{service}"
+        lines = budget.until(
+            lambda group=group: _log_lines_with(stack, group, request_id, since),
+            30,
+            f"{request_id} in {group}",
+            every=1.0,
+        )
+        assert all(json.loads(line)["request_id"] == request_id for line in lines), lines[:3]
+
+    # The load balancer counted the traffic on a web target group, with AWS's dimensions.
+    counts = budget.until(
+        lambda: {g: n for g, n in _request_count(stack, since).items() if n >= 4} or None,
+        30,
+        "RequestCount of this test's requests",
+        every=1.0,
+    )
+    assert all(name.startswith(f"{stack.name}-web") for name in counts), counts
+
+
+def test_the_onesignal_stand_in_refuses_keys_that_are_not_the_apps(stack: Stack) -> None:
+    """The worker's key check is real: a wrong key is refused as OneSignal refuses it (403)."""
+    app_id = json.loads(
+        stack.client("secretsmanager").get_secret_value(SecretId="loopin/local/onesignal")["SecretString"]
+    )["app_id"]
+    body = json.dumps({"app_id": app_id, "include_subscription_ids": [str(uuid.uuid4())]}).encode()
+    request = urllib.request.Request(  # noqa: S310 - the loopback emulator
+        f"{stack.endpoint}/_localcloud/vendors/onesignal/notifications",
+        data=body,
+        method="POST",
+        headers={"Authorization": "Key not-the-apps-key", "Content-Type": "application/json"},
+    )
+    try:
+        urllib.request.urlopen(request, timeout=10)  # noqa: S310 - the loopback emulator
+        raise AssertionError("a wrong key was accepted")
+    except urllib.error.HTTPError as exc:
+        assert exc.code == 403
+        assert "Access denied" in json.loads(exc.read())["errors"][0]
