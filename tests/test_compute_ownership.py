@@ -100,6 +100,9 @@ def test_task_definitions_follow_the_rules(converged: dict[str, Any]) -> None:
         "PUSH_FALLBACK_ON": "unreachable,timeout,server_error",
         "PUSH_FALLBACK_PROBE_SECONDS": "30",
     }
+    # Local: OneSignal is the emulator's stand-in (ecs_worker_vendor_stand_ins), so no push leaves
+    # the machine; elsewhere the inventory's ecs_worker_onesignal_api_url.
+    assert environment["ONESIGNAL_API_URL"] == f"{converged['endpoint']}/_localcloud/vendors/onesignal"
     from loopin_worker.settings import WorkerSettings
 
     settings = WorkerSettings(**{k: v for k, v in environment.items() if k.startswith("PUSH_")})
@@ -194,3 +197,117 @@ def test_rerun_after_deploy_and_scale_out_changes_nothing(converged: dict[str, A
     ][0]["image"]
     assert image.endswith(DIGEST)
     assert after["web"]["desiredCount"] == 2
+
+
+def _make_green_live(client: Any) -> None:
+    """The web rule a promotion to green leaves: an HTTPS listener whose rule sends 100% to green,
+    tagged `loopin:live-side: green` (the edge tier's listener, at the least cost)."""
+    elbv2, acm = client("elbv2"), client("acm")
+    lb = elbv2.describe_load_balancers(Names=[PREFIX])["LoadBalancers"][0]["LoadBalancerArn"]
+    groups = {
+        g["TargetGroupName"]: g["TargetGroupArn"]
+        for g in elbv2.describe_target_groups(Names=[f"{PREFIX}-web-blue", f"{PREFIX}-web-green"])[
+            "TargetGroups"
+        ]
+    }
+    certificate = acm.request_certificate(DomainName="api.loopin.local", ValidationMethod="DNS")[
+        "CertificateArn"
+    ]
+    listener = elbv2.create_listener(
+        LoadBalancerArn=lb,
+        Protocol="HTTPS",
+        Port=443,
+        Certificates=[{"CertificateArn": certificate}],
+        DefaultActions=[{"Type": "fixed-response", "FixedResponseConfig": {"StatusCode": "404"}}],
+    )["Listeners"][0]["ListenerArn"]
+    rule = elbv2.create_rule(
+        ListenerArn=listener,
+        Priority=10,
+        Conditions=[{"Field": "path-pattern", "Values": ["/*"]}],
+        Actions=[
+            {
+                "Type": "forward",
+                "ForwardConfig": {
+                    "TargetGroups": [
+                        {"TargetGroupArn": groups[f"{PREFIX}-web-blue"], "Weight": 0},
+                        {"TargetGroupArn": groups[f"{PREFIX}-web-green"], "Weight": 100},
+                    ]
+                },
+            }
+        ],
+    )["Rules"][0]["RuleArn"]
+    elbv2.add_tags(ResourceArns=[rule], Tags=[{"Key": "loopin:live-side", "Value": "green"}])
+
+
+def test_with_green_live_the_web_settings_reach_green_and_survive_the_next_deploy(
+    converged: dict[str, Any],
+) -> None:
+    """site.yml's web task definition and service settings go to the live side: after a
+    promotion to green, an inventory change reaches green (with green's image), blue stays as the
+    promotion left it, and the next deploy, which copies the live side, carries the change on."""
+    client, endpoint = converged["client"], converged["endpoint"]
+    ecs = client("ecs")
+    _promote(endpoint, f"{PREFIX}-web", f"{PREFIX}-web-green", f"{PREFIX}-web-green")
+    _make_green_live(client)
+    green_before = ecs.describe_services(cluster=PREFIX, services=[f"{PREFIX}-web-green"])["services"][0]
+    blue_before = _services(client)["web"]
+
+    # The first run moves the web scaling to green (the deploy does that right after its
+    # promotion; this test promoted by hand). The ecs role has nothing to do on a green that is
+    # an exact copy of blue: it reads green as the web service.
+    moved = _playbook(endpoint, "compute.yml")
+    assert {task.split(" : ")[0] for task in _changed_tasks(moved["output"])} == {"autoscaling"}, moved[
+        "output"
+    ][-4000:]
+    same = _playbook(endpoint, "compute.yml")
+    assert same["changed"] == 0, same["output"][-4000:]
+
+    changed = ansible_playbook("compute.yml", endpoint, "-e", "ecs_log_level=WARNING", work="tier")
+    assert changed.returncode == 0, changed.tail()
+    green = ecs.describe_services(cluster=PREFIX, services=[f"{PREFIX}-web-green"])["services"][0]
+    assert green["taskDefinition"] != green_before["taskDefinition"], changed.tail()
+    container = ecs.describe_task_definition(taskDefinition=green["taskDefinition"])["taskDefinition"][
+        "containerDefinitions"
+    ][0]
+    assert {e["name"]: e["value"] for e in container["environment"]}["LOG_LEVEL"] == "WARNING"
+    assert container["image"].endswith(DIGEST), "green keeps the release it runs"
+    assert (
+        green["loadBalancers"][0]["targetGroupArn"]
+        .split(":")[-1]
+        .startswith(f"targetgroup/{PREFIX}-web-green/")
+    )
+    blue = _services(client)["web"]
+    assert (blue["taskDefinition"], blue["desiredCount"]) == (blue_before["taskDefinition"], 0)
+
+    again = ansible_playbook("compute.yml", endpoint, "-e", "ecs_log_level=WARNING", work="tier")
+    assert again.returncode == 0 and again.recap()["changed"] == 0, again.stdout[-4000:]
+
+    # The next deploy starts blue as a copy of the live green: the change is carried on.
+    release = container["image"].split("@", 1)[0] + "@sha256:" + "cd" * 32
+    _promote(endpoint, f"{PREFIX}-web-green", f"{PREFIX}-web", f"{PREFIX}-web-blue", release)
+    blue = _services(client)["web"]
+    container = ecs.describe_task_definition(taskDefinition=blue["taskDefinition"])["taskDefinition"][
+        "containerDefinitions"
+    ][0]
+    assert container["image"] == release
+    assert {e["name"]: e["value"] for e in container["environment"]}["LOG_LEVEL"] == "WARNING"
+
+
+def _changed_tasks(output: str) -> list[str]:
+    """Names ("role : task") of the tasks that reported a change in ansible-playbook's output."""
+    changed, task = [], ""
+    for line in output.splitlines():
+        if line.startswith("TASK ["):
+            task = line[len("TASK [") :].split("]", 1)[0]
+        elif line.startswith("changed:") and task and (not changed or changed[-1] != task):
+            changed.append(task)
+    return changed
+
+
+def _promote(
+    endpoint: str, from_service: str, to_service: str, to_target_group: str, image: str = ""
+) -> None:
+    args = ["-e", f"from_service={from_service}", "-e", f"to_service={to_service}"]
+    args += ["-e", f"to_target_group={to_target_group}"] + (["-e", f"image={image}"] if image else [])
+    run = ansible_playbook(str(PLAYBOOKS / "promote.yml"), endpoint, *args, work="tier")
+    assert run.returncode == 0, run.tail()
