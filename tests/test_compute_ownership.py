@@ -15,6 +15,7 @@ from typing import Any
 import boto3
 import emulator
 import pytest
+import yaml
 from iam_policy_rules import context, render
 from stack import ansible_playbook
 
@@ -22,6 +23,8 @@ PLAYBOOKS = Path(__file__).parent / "playbooks"
 REGION = "ap-south-1"
 PREFIX = "loopin-local"
 DIGEST = "sha256:" + "ab" * 32
+INVENTORY = Path(__file__).parent.parent / "inventories" / "local"
+LOCAL = yaml.safe_load((INVENTORY / "group_vars" / "all" / "compute.yml").read_text())
 
 
 def _playbook(endpoint: str, playbook: str) -> dict[str, Any]:
@@ -90,19 +93,20 @@ def test_task_definitions_follow_the_rules(converged: dict[str, Any]) -> None:
         assert not secret_names & {e["name"] for e in container["environment"]}
     worker = client("ecs").describe_task_definition(taskDefinition=f"{PREFIX}-worker")["taskDefinition"]
     assert worker["containerDefinitions"][0]["stopTimeout"] == 120
-    # The push fallback policy from the inventory (the ecs role's defaults here), as the worker reads it.
+    # The push fallback policy from the local inventory, as the worker reads it.
     container = worker["containerDefinitions"][0]
     environment = {e["name"]: e["value"] for e in container["environment"]}
     assert {k: v for k, v in environment.items() if k.startswith("PUSH_")} == {
         "PUSH_PROVIDER": "onesignal",
         "PUSH_FALLBACK": "fcm",
-        "PUSH_FALLBACK_AFTER_SECONDS": "60",
+        "PUSH_FALLBACK_AFTER_SECONDS": str(LOCAL["ecs_worker_push_fallback_after_seconds"]),
         "PUSH_FALLBACK_ON": "unreachable,timeout,server_error",
-        "PUSH_FALLBACK_PROBE_SECONDS": "30",
+        "PUSH_FALLBACK_PROBE_SECONDS": str(LOCAL["ecs_worker_push_fallback_probe_seconds"]),
     }
     # Local: OneSignal is the emulator's stand-in (ecs_worker_vendor_stand_ins), so no push leaves
     # the machine; elsewhere the inventory's ecs_worker_onesignal_api_url.
     assert environment["ONESIGNAL_API_URL"] == f"{converged['endpoint']}/_localcloud/vendors/onesignal"
+    assert environment["FCM_API_URL"] == f"{converged['endpoint']}/_localcloud/vendors/fcm"
     from loopin_worker.settings import WorkerSettings
 
     settings = WorkerSettings(**{k: v for k, v in environment.items() if k.startswith("PUSH_")})

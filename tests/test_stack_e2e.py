@@ -7,8 +7,14 @@ balancer (TLS with the local CA) -> a web task -> PostgreSQL (the notification a
 Manager. The client's X-Request-ID must reach both tasks' log groups, and the load balancer's
 metrics for the traffic must reach CloudWatch under AWS's dimensions.
 
-Read-only in the sense of tests/stack.py: the test adds a user and a notification to the
-application's data, never a change to what the roles manage.
+The fallback drill takes OneSignal's stand-in down and checks that the worker delivers through
+the FCM stand-in (the release stored a service account it knows in the `fcm` secret; the local
+inventory falls back after 5 s) exactly once per notification, and back through OneSignal once
+it answers again.
+
+Read-only in the sense of tests/stack.py: the tests add users and notifications to the
+application's data and switch a stand-in's outage on and off, never a change to what the roles
+manage.
 """
 
 from __future__ import annotations
@@ -52,10 +58,65 @@ class Client:
             return exc.code, json.loads(exc.read() or b"null")
 
 
-def _stand_in_notifications(stack: Stack, app_id: str) -> list[dict[str, Any]]:
-    url = f"{stack.endpoint}/_localcloud/vendors/onesignal/_control/notifications?app_id={app_id}"
-    with urllib.request.urlopen(url, timeout=10) as response:  # noqa: S310 - the loopback emulator
+def _control(stack: Stack, vendor: str, what: str, method: str = "GET", body: Any = None) -> Any:
+    """The control side of a vendor's stand-in on the emulator (localcloud/emulator/vendors)."""
+    request = urllib.request.Request(  # noqa: S310 - the loopback emulator
+        f"{stack.endpoint}/_localcloud/vendors/{vendor}/_control/{what}",
+        data=json.dumps(body).encode() if body is not None else None,
+        method=method,
+        headers={"Content-Type": "application/json"},
+    )
+    with urllib.request.urlopen(request, timeout=10) as response:  # noqa: S310 - the loopback emulator
         return json.loads(response.read())
+
+
+def _stand_in_notifications(stack: Stack, app_id: str) -> list[dict[str, Any]]:
+    return _control(stack, "onesignal", f"notifications?app_id={app_id}")
+
+
+def _app_id(stack: Stack) -> str:
+    secret = stack.client("secretsmanager").get_secret_value(SecretId="loopin/local/onesignal")
+    return json.loads(secret["SecretString"])["app_id"]
+
+
+def _signed_up_with_a_device(stack: Stack) -> tuple[Client, str, str]:
+    """A client with an account and one Android device: (client, subscription id, FCM token)."""
+    client = Client(stack)
+    device = str(uuid.uuid4())
+    status, tokens = client.call(
+        "POST",
+        "/v1/auth/signup",
+        {"email": f"e2e-{uuid.uuid4().hex[:12]}@loopin.test", "password": PASSWORD, "device_id": device},
+    )
+    assert status == 201, tokens
+    client.token = tokens["access_token"]
+    subscription, fcm_token = str(uuid.uuid4()), f"fcm-{uuid.uuid4().hex}"
+    status, registered = client.call(
+        "POST",
+        "/v1/devices",
+        {
+            "device_id": device,
+            "platform": "android",
+            "push_token": fcm_token,
+            "onesignal_subscription_id": subscription,
+        },
+    )
+    assert status == 201, registered
+    return client, subscription, fcm_token
+
+
+def _push(client: Client, body: str) -> str:
+    status, accepted = client.call("POST", "/v1/notifications", {"title": "e2e", "body": body})
+    assert status == 202, accepted
+    return str(accepted["id"])
+
+
+def _sent(client: Client, notification: str, seconds: float = 90) -> dict[str, Any]:
+    def final() -> dict[str, Any] | None:
+        _, seen = client.call("GET", f"/v1/notifications/{notification}")
+        return seen if seen and seen.get("status") not in ("pending", "queued") else None
+
+    return budget.until(final, seconds, f"the worker to deliver {notification}", every=1.0)
 
 
 def _log_lines_with(stack: Stack, group: str, needle: str, since: dt.datetime) -> list[str]:
@@ -98,46 +159,18 @@ def _request_count(stack: Stack, since: dt.datetime) -> dict[str, float]:
 
 def test_a_push_request_crosses_the_whole_stack(stack: Stack) -> None:
     since = dt.datetime.now(dt.UTC) - dt.timedelta(seconds=5)
-    client = Client(stack)
-    device = str(uuid.uuid4())
-    status, tokens = client.call(
-        "POST",
-        "/v1/auth/signup",
-        {"email": f"e2e-{uuid.uuid4().hex[:12]}@loopin.test", "password": PASSWORD, "device_id": device},
-    )
-    assert status == 201, tokens
-    client.token = tokens["access_token"]
-    subscription = str(uuid.uuid4())
-    status, registered = client.call(
-        "POST",
-        "/v1/devices",
-        {
-            "device_id": device,
-            "platform": "android",
-            "push_token": f"fcm-{uuid.uuid4().hex}",
-            "onesignal_subscription_id": subscription,
-        },
-    )
-    assert status == 201, registered
-
+    client, subscription, _ = _signed_up_with_a_device(stack)
     request_id = str(uuid.uuid4())
     status, accepted = client.call(
         "POST", "/v1/notifications", {"title": "e2e", "body": f"through the stack {request_id}"}, request_id
     )
     assert status == 202, accepted
+    assert _sent(client, accepted["id"])["status"] == "sent"
 
-    def delivered() -> dict[str, Any] | None:
-        _, seen = client.call("GET", f"/v1/notifications/{accepted['id']}")
-        return seen if seen and seen.get("status") not in ("pending", "queued") else None
-
-    final = budget.until(delivered, 90, "the worker to deliver the notification", every=1.0)
-    assert final["status"] == "sent", final
-
-    app_id = json.loads(
-        stack.client("secretsmanager").get_secret_value(SecretId="loopin/local/onesignal")["SecretString"]
-    )["app_id"]
     pushed = [
-        n for n in _stand_in_notifications(stack, app_id) if n["include_subscription_ids"] == [subscription]
+        n
+        for n in _stand_in_notifications(stack, _app_id(stack))
+        if n["include_subscription_ids"] == [subscription]
     ]
     assert len(pushed) == 1, pushed  # exactly once, to the device the client registered
     assert pushed[0]["contents"] == {"en": f"through the stack {request_id}"}
@@ -165,10 +198,7 @@ def test_a_push_request_crosses_the_whole_stack(stack: Stack) -> None:
 
 def test_the_onesignal_stand_in_refuses_keys_that_are_not_the_apps(stack: Stack) -> None:
     """The worker's key check is real: a wrong key is refused as OneSignal refuses it (403)."""
-    app_id = json.loads(
-        stack.client("secretsmanager").get_secret_value(SecretId="loopin/local/onesignal")["SecretString"]
-    )["app_id"]
-    body = json.dumps({"app_id": app_id, "include_subscription_ids": [str(uuid.uuid4())]}).encode()
+    body = json.dumps({"app_id": _app_id(stack), "include_subscription_ids": [str(uuid.uuid4())]}).encode()
     request = urllib.request.Request(  # noqa: S310 - the loopback emulator
         f"{stack.endpoint}/_localcloud/vendors/onesignal/notifications",
         data=body,
@@ -181,3 +211,34 @@ def test_the_onesignal_stand_in_refuses_keys_that_are_not_the_apps(stack: Stack)
     except urllib.error.HTTPError as exc:
         assert exc.code == 403
         assert "Access denied" in json.loads(exc.read())["errors"][0]
+
+
+def test_with_onesignal_down_pushes_go_through_fcm_once_each_then_back(stack: Stack) -> None:
+    client, subscription, fcm_token = _signed_up_with_a_device(stack)
+    drill = uuid.uuid4().hex[:8]
+    _control(stack, "onesignal", "outage", "PUT", {"status": 503})
+    try:
+        bodies = [f"fallback {drill} {n}" for n in range(3)]
+        notifications = [_push(client, body) for body in bodies]
+        assert [_sent(client, n)["status"] for n in notifications] == ["sent"] * 3
+    finally:
+        _control(stack, "onesignal", "outage", "DELETE")
+    by_fcm = [m for m in _control(stack, "fcm", "messages") if m["token"] == fcm_token]
+    # exactly once each, with its own idempotency key (the app drops a duplicate by it)
+    assert sorted(m["notification"]["body"] for m in by_fcm) == bodies, by_fcm
+    assert len({m["data"]["idempotency_key"] for m in by_fcm}) == 3
+    assert not [
+        n
+        for n in _stand_in_notifications(stack, _app_id(stack))
+        if subscription in n["include_subscription_ids"]
+    ]
+
+    # OneSignal answers again: within a few probes (every 5 s here) pushes go back through it.
+    def back_through_onesignal() -> bool:
+        _sent(client, _push(client, f"recovered {drill}"))
+        return any(
+            subscription in n["include_subscription_ids"]
+            for n in _stand_in_notifications(stack, _app_id(stack))
+        )
+
+    budget.until(back_through_onesignal, 60, "a push through OneSignal after its outage", every=2.0)

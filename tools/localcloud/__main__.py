@@ -161,12 +161,35 @@ def _client(endpoint: str, service: str, principal: str = "operator") -> Any:
     )
 
 
+def _fcm_service_account(endpoint: str, project: str, env: str) -> dict[str, str]:
+    """A Google service account key as the console downloads it, known to the FCM stand-in
+    (localcloud/emulator/vendors/fcm.py), whose token endpoint is its token_uri."""
+    from cryptography.hazmat.primitives import serialization
+    from cryptography.hazmat.primitives.asymmetric import rsa
+
+    key = rsa.generate_private_key(public_exponent=65537, key_size=2048)
+    pem = key.private_bytes(
+        serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8, serialization.NoEncryption()
+    ).decode()
+    google_project = f"{project}-{env}"
+    return {
+        "type": "service_account",
+        "project_id": google_project,
+        "private_key_id": secrets.token_hex(20),
+        "private_key": pem,
+        "client_email": f"loopin-worker@{google_project}.iam.gserviceaccount.com",
+        "client_id": str(secrets.randbelow(10**21)),
+        "token_uri": f"{endpoint}/_localcloud/vendors/fcm/token",
+    }
+
+
 def fill_operator_secrets(endpoint: str, env: str, project: str = "loopin") -> dict[str, str]:
     """Play the operator's part for the local environment: the values that come from outside AWS.
 
     Only a placeholder is replaced; a value someone set is kept. Supabase's database is the
-    machine's PostgreSQL (a database per environment); OneSignal's app is the emulator's stand-in
-    (localcloud/emulator/vendors/onesignal.py), which knows the app by the keys stored here."""
+    machine's PostgreSQL (a database per environment); OneSignal's app and FCM's service account
+    belong to the emulator's stand-ins (localcloud/emulator/vendors), which know them by what is
+    stored here."""
     sm = _client(endpoint, "secretsmanager")
     database = f"{project}_{env}"
     filled: dict[str, str] = {}  # secret -> what it now holds
@@ -176,6 +199,12 @@ def fill_operator_secrets(endpoint: str, env: str, project: str = "loopin") -> d
         app = {"app_id": str(uuid.uuid4()), "api_key": f"os_v2_app_local_{secrets.token_urlsafe(24)}"}
         sm.put_secret_value(SecretId=name, SecretString=json.dumps(app))
         filled[name] = "the app of the emulator's OneSignal stand-in"
+    name = f"{project}/{env}/fcm"
+    if sm.get_secret_value(SecretId=name)["SecretString"] == PLACEHOLDER:
+        sm.put_secret_value(
+            SecretId=name, SecretString=json.dumps(_fcm_service_account(endpoint, project, env))
+        )
+        filled[name] = "a service account of the emulator's FCM stand-in"
     name = f"{project}/{env}/database-url"
     if sm.get_secret_value(SecretId=name)["SecretString"] == PLACEHOLDER:
         import psycopg
@@ -259,6 +288,11 @@ def wait_for_api(endpoint: str, timeout: float = 300) -> str:
 
 
 def release(endpoint: str, env: str, tag: str, project: str = "loopin") -> None:
+    # The operator's secrets first: ECS resolves a task's secrets when it starts it, and the first
+    # task can start as soon as its image is in ECR; a worker started on the placeholders would
+    # keep them for its whole life.
+    for name, what in fill_operator_secrets(endpoint, env, project).items():
+        print(f"secret       {name} set to {what}")
     ecr = _client(endpoint, "ecr")
     for service in images.SERVICES:
         try:
@@ -267,8 +301,6 @@ def release(endpoint: str, env: str, tag: str, project: str = "loopin") -> None:
         except images.TagTaken as exc:
             # The task definitions' first image is made once; later code arrives with `make deploy`.
             print(f"image        {exc}: kept (make release, then make deploy, to run this tree's code)")
-    for name, what in fill_operator_secrets(endpoint, env, project).items():
-        print(f"secret       {name} set to {what}")
     prefix = f"{project}-{env}"
     code = run_one_off(endpoint, prefix, f"{prefix}-web", ["loopin-web-manage", "migrate", "--noinput"])
     print(f"migrations   one-off task exited {code}")

@@ -70,3 +70,22 @@ def test_an_outage_answers_its_status_until_it_ends(client: Client) -> None:
     client.delete("/_control/outage")
     assert send(client, idempotency_key="k-1").status_code == 200
     assert len(created(client)) == 1
+
+
+def test_the_apps_are_the_onesignal_secrets_with_a_uuid_app_id() -> None:
+    """Read from the emulator's Secrets Manager (moto in process here); the secrets role's
+    placeholder and other secrets are no app."""
+    import boto3
+    from moto import mock_aws
+
+    with mock_aws():
+        sm = boto3.client("secretsmanager", region_name="ap-south-1")
+        sm.create_secret(
+            Name="loopin/local/onesignal", SecretString=json.dumps({"app_id": APP_ID, "api_key": KEY})
+        )
+        sm.create_secret(
+            Name="loopin/dev/onesignal",
+            SecretString=json.dumps({"app_id": "changethis", "api_key": "changethis"}),
+        )
+        sm.create_secret(Name="loopin/local/fcm", SecretString="changethis")
+        assert onesignal._apps() == {APP_ID: KEY}

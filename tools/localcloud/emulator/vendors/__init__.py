@@ -1,6 +1,6 @@
 """Stand-ins for the vendors outside AWS that the tasks call, served by the emulator.
 
-On AWS the worker reaches OneSignal over the internet. Locally nothing may leave the machine, so
+On AWS the worker reaches OneSignal and FCM over the internet. Locally nothing may leave the machine, so
 the local inventory points the worker at a stand-in mounted under the emulator's private prefix
 (``<emulator>/_localcloud/vendors/<vendor>``), which speaks the vendor's documented HTTP API and
 knows the credentials the operator stored for it in Secrets Manager, as the real vendor knows the
@@ -17,14 +17,17 @@ def mount_all() -> list[str]:
     """Mount every stand-in; ``/moto-api/reset`` forgets what they received with the rest."""
     from moto.moto_api._internal.models import MotoAPIBackend
 
-    from localcloud.emulator.vendors import onesignal
+    from localcloud.emulator.vendors import fcm, onesignal
 
-    control.mount(onesignal.PREFIX, onesignal.app)
+    stand_ins = {"onesignal": onesignal, "fcm": fcm}
+    for stand_in in stand_ins.values():
+        control.mount(stand_in.PREFIX, stand_in.app)
     reset = MotoAPIBackend.reset
 
     def _reset(self: MotoAPIBackend) -> None:
         reset(self)
-        onesignal.reset()
+        for stand_in in stand_ins.values():
+            stand_in.reset()
 
     MotoAPIBackend.reset = _reset  # type: ignore[method-assign]
-    return ["onesignal"]
+    return list(stand_ins)

@@ -7,8 +7,8 @@
 Like OneSignal it refuses a key that is not the app's (403), a body without recipients (400), and
 creates a notification once per idempotency key, replaying the first answer with
 ``Idempotent-Replayed: true``. The apps it knows are the JSON secrets named ``*/onesignal`` in the
-emulator's Secrets Manager (``{"app_id": ..., "api_key": ...}``): the placeholder the secrets role
-writes matches no request, as the real vendor would refuse it.
+emulator's Secrets Manager (``{"app_id": ..., "api_key": ...}``, the app id a UUID): the
+placeholder the secrets role writes is no app, as the real vendor would refuse it.
 
 The control side, for tests and drills:
 
@@ -45,6 +45,15 @@ def reset() -> None:
         _outage.clear()
 
 
+def _is_uuid(value: Any) -> bool:
+    """OneSignal's app ids are UUIDs: the secrets role's placeholder (`changethis`) is no app."""
+    try:
+        uuid.UUID(str(value))
+    except ValueError:
+        return False
+    return True
+
+
 def _apps() -> dict[str, str]:
     """app_id -> api_key of every OneSignal secret the emulator holds (any account, any region)."""
     from moto.secretsmanager.models import secretsmanager_backends
@@ -59,7 +68,7 @@ def _apps() -> dict[str, str]:
                     value = json.loads(backend.get_secret_value(name, None, None)["SecretString"])
                 except (KeyError, TypeError, ValueError):
                     continue
-                if isinstance(value, dict) and value.get("app_id") and value.get("api_key"):
+                if isinstance(value, dict) and _is_uuid(value.get("app_id")) and value.get("api_key"):
                     apps[str(value["app_id"])] = str(value["api_key"])
     return apps
 

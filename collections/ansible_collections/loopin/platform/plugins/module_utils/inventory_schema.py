@@ -214,6 +214,7 @@ class ComputeSection(Section):
     ecs_worker_push_fallback_on: Annotated[list[Literal[PUSH_FAILURE_KINDS]], Field(max_length=5)]  # type: ignore[valid-type]
     ecs_worker_push_fallback_probe_seconds: Annotated[StrictInt, Field(ge=1, le=3600)]
     ecs_worker_onesignal_api_url: Annotated[str, Field(pattern=r"^https://[^/\s]+(/\S*)?$")]
+    ecs_worker_fcm_api_url: Annotated[str, Field(pattern=r"^https://[^/\s]+(/\S*)?$")]
     ecs_worker_vendor_stand_ins: StrictBool
     aws_endpoint_url: str | None = None  # read here for the stand-ins' check (environment section)
     autoscaling_web_min: Count
