@@ -257,3 +257,38 @@ def test_tasks_of_a_lost_agent_are_stopped_and_replaced(endpoint: str, aws: Aws)
     stopped = aws("ecs").describe_tasks(cluster="c", tasks=[first["taskArn"]])["tasks"][0]
     assert stopped["lastStatus"] == "STOPPED"
     assert "data plane" in stopped["stoppedReason"]
+
+
+def test_a_service_keeps_its_capacity_provider_strategy_and_one_off_tasks_can_copy_it(aws: Aws) -> None:
+    """As on AWS: describe reports the strategy and no launch type, and a RunTask with the
+    service's strategy (the deploy's migration task) runs on Fargate. moto alone drops the
+    strategy, reports launchType EC2 and answers that RunTask with a 500."""
+    placed = _stack(aws, desired=0)
+    ecs = aws("ecs")
+    strategy = [
+        {"capacityProvider": "FARGATE", "weight": 1, "base": 1},
+        {"capacityProvider": "FARGATE_SPOT", "weight": 3, "base": 0},
+    ]
+    ecs.create_service(
+        cluster="c",
+        serviceName="spot",
+        taskDefinition="web:1",
+        desiredCount=0,
+        capacityProviderStrategy=strategy,
+        networkConfiguration={
+            "awsvpcConfiguration": {"subnets": [placed["subnet"]], "securityGroups": [placed["group"]]}
+        },
+    )
+    service = ecs.describe_services(cluster="c", services=["spot"])["services"][0]
+    assert service["capacityProviderStrategy"] == strategy
+    assert "launchType" not in service
+    task = ecs.run_task(
+        cluster="c",
+        taskDefinition="web:1",
+        capacityProviderStrategy=service["capacityProviderStrategy"],
+        networkConfiguration=service["networkConfiguration"],
+    )["tasks"][0]
+    assert task["capacityProviderName"] == "FARGATE"
+    ecs.update_service(cluster="c", service="spot", capacityProviderStrategy=strategy[:1])
+    updated = ecs.describe_services(cluster="c", services=["spot"])["services"][0]
+    assert updated["capacityProviderStrategy"] == strategy[:1]
