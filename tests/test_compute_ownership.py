@@ -65,6 +65,11 @@ def test_first_converge_builds_the_tier(converged: dict[str, Any]) -> None:
         subnets = client("ec2").describe_subnets(SubnetIds=vpc["subnets"])["Subnets"]
         assert {s["AvailabilityZone"] for s in subnets} == {"ap-south-1a", "ap-south-1b"}
         assert {t["Value"] for s in subnets for t in s["Tags"] if t["Key"] == "Tier"} == {"private"}
+        # Placed by capacity provider, as the deploy's one-off migration task copies it: a service
+        # reported as launchType EC2 sends that task looking for EC2 instances.
+        assert service["capacityProviderStrategy"] and "launchType" not in service
+        providers = {c["capacityProvider"] for c in service["capacityProviderStrategy"]}
+        assert providers <= {"FARGATE", "FARGATE_SPOT"}
     blue = client("elbv2").describe_target_groups(Names=[f"{PREFIX}-web-blue"])["TargetGroups"][0]
     assert services["web"]["loadBalancers"][0]["targetGroupArn"] == blue["TargetGroupArn"]
 
