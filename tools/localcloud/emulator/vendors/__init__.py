@@ -10,7 +10,49 @@ what it received, and an outage switch.
 
 from __future__ import annotations
 
+import json
+from collections.abc import Iterator
+from typing import Any
+
+from werkzeug.wrappers import Request, Response
+
 from localcloud.emulator import control
+
+
+def json_response(status: int, body: Any, headers: dict[str, str] | None = None) -> Response:
+    return Response(json.dumps(body), status=status, headers=headers, content_type="application/json")
+
+
+def stored_credentials(suffix: str) -> Iterator[dict[str, Any]]:
+    """The JSON objects held by every live secret named ``*/<suffix>`` (any account, any
+    region): what the operator stored for the vendor, which the vendor knows too."""
+    from moto.secretsmanager.models import secretsmanager_backends
+
+    for account in list(secretsmanager_backends.values()):
+        for backend in list(account.values()):
+            for name, secret in list(backend.secrets.items()):
+                if not name.endswith(f"/{suffix}") or secret.is_deleted():
+                    continue
+                try:
+                    value = json.loads(backend.get_secret_value(name, None, None)["SecretString"])
+                except (KeyError, TypeError, ValueError):
+                    continue
+                if isinstance(value, dict):
+                    yield value
+
+
+def outage_control(request: Request, outage: dict[str, int]) -> Response:
+    """``PUT .../_control/outage {"status": 503}`` starts an outage, ``DELETE`` ends it."""
+    if request.method == "PUT":
+        status = int((request.get_json(silent=True) or {}).get("status", 503))
+        if not 400 <= status <= 599:
+            return json_response(400, {"error": f"an outage answers 4xx or 5xx, not {status}"})
+        outage["status"] = status
+        return json_response(200, {"status": status})
+    if request.method == "DELETE":
+        outage.clear()
+        return json_response(200, {"status": None})
+    return json_response(404, {"error": f"no control {request.method} outage"})
 
 
 def mount_all() -> list[str]:

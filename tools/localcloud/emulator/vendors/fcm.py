@@ -37,6 +37,8 @@ from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.hazmat.primitives.asymmetric import padding, rsa
 from werkzeug.wrappers import Request, Response
 
+from localcloud.emulator.vendors import json_response, outage_control, stored_credentials
+
 PREFIX = "/_localcloud/vendors/fcm"
 GRANT_TYPE = "urn:ietf:params:oauth:grant-type:jwt-bearer"
 AUDIENCE = "https://oauth2.googleapis.com/token"
@@ -61,25 +63,11 @@ def reset() -> None:
 
 def _accounts() -> dict[str, dict[str, Any]]:
     """client_email -> service account, for every FCM secret the emulator holds."""
-    from moto.secretsmanager.models import secretsmanager_backends
-
-    found: dict[str, dict[str, Any]] = {}
-    for account in list(secretsmanager_backends.values()):
-        for backend in list(account.values()):
-            for name, secret in list(backend.secrets.items()):
-                if not name.endswith("/fcm") or secret.is_deleted():
-                    continue
-                try:
-                    value = json.loads(backend.get_secret_value(name, None, None)["SecretString"])
-                except (KeyError, TypeError, ValueError):
-                    continue
-                if (
-                    isinstance(value, dict)
-                    and value.get("type") == "service_account"
-                    and value.get("client_email")
-                ):
-                    found[str(value["client_email"])] = value
-    return found
+    return {
+        str(value["client_email"]): value
+        for value in stored_credentials("fcm")
+        if value.get("type") == "service_account" and value.get("client_email")
+    }
 
 
 def _b64(part: str) -> bytes:
@@ -87,12 +75,14 @@ def _b64(part: str) -> bytes:
 
 
 def _oauth_error(description: str) -> Response:
-    return _json(400, {"error": "invalid_grant", "error_description": description})
+    return json_response(400, {"error": "invalid_grant", "error_description": description})
 
 
 def _token(request: Request) -> Response:
     if request.form.get("grant_type") != GRANT_TYPE:
-        return _json(400, {"error": "unsupported_grant_type", "error_description": "Invalid grant_type"})
+        return json_response(
+            400, {"error": "unsupported_grant_type", "error_description": "Invalid grant_type"}
+        )
     try:
         header_part, payload_part, signature_part = request.form.get("assertion", "").split(".")
         header, claims = json.loads(_b64(header_part)), json.loads(_b64(payload_part))
@@ -118,7 +108,7 @@ def _token(request: Request) -> Response:
     if claims.get("aud") != AUDIENCE:
         return _oauth_error("Invalid JWT: Failed audience check.")
     if SCOPE not in str(claims.get("scope", "")).split():
-        return _json(400, {"error": "invalid_scope", "error_description": "Invalid OAuth scope"})
+        return json_response(400, {"error": "invalid_scope", "error_description": "Invalid OAuth scope"})
     iat, exp = float(claims.get("iat", 0)), float(claims.get("exp", 0))
     if not iat - 300 <= now <= exp or exp - iat > 3600:
         return _oauth_error(
@@ -127,7 +117,7 @@ def _token(request: Request) -> Response:
     access = f"ya29.local-{secrets.token_urlsafe(32)}"
     with _lock:
         _tokens[access] = (str(account["project_id"]), now + 3600)
-    return _json(200, {"access_token": access, "expires_in": 3599, "token_type": "Bearer"})
+    return json_response(200, {"access_token": access, "expires_in": 3599, "token_type": "Bearer"})
 
 
 def _fcm_error(status: int, message: str, code: str | None = None) -> Response:
@@ -138,7 +128,7 @@ def _fcm_error(status: int, message: str, code: str | None = None) -> Response:
     }
     if code:
         error["details"] = [{"@type": FCM_ERROR, "errorCode": code}]
-    return _json(status, {"error": error})
+    return json_response(status, {"error": error})
 
 
 def _send(request: Request, project: str) -> Response:
@@ -161,33 +151,22 @@ def _send(request: Request, project: str) -> Response:
     name = f"projects/{project}/messages/{uuid.uuid4().hex}"
     with _lock:
         _delivered.append({"name": name, "project": project, **message, "received_at": time.time()})
-    return _json(200, {"name": name})
+    return json_response(200, {"name": name})
 
 
 def _control(request: Request, what: str) -> Response:
     if what == "messages" and request.method == "GET":
         with _lock:
-            return _json(200, list(_delivered))
+            return json_response(200, list(_delivered))
     if what == "unregistered" and request.method == "PUT":
         token = str((request.get_json(silent=True) or {}).get("token") or "")
         if not token:
-            return _json(400, {"error": "name the device token"})
+            return json_response(400, {"error": "name the device token"})
         _unregistered.add(token)
-        return _json(200, {"token": token})
-    if what == "outage" and request.method == "PUT":
-        status = int((request.get_json(silent=True) or {}).get("status", 503))
-        if not 400 <= status <= 599:
-            return _json(400, {"error": f"an outage answers 4xx or 5xx, not {status}"})
-        _outage["status"] = status
-        return _json(200, {"status": status})
-    if what == "outage" and request.method == "DELETE":
-        _outage.clear()
-        return _json(200, {"status": None})
-    return _json(404, {"error": f"no control {request.method} {what}"})
-
-
-def _json(status: int, body: Any) -> Response:
-    return Response(json.dumps(body), status=status, content_type="application/json")
+        return json_response(200, {"token": token})
+    if what == "outage":
+        return outage_control(request, _outage)
+    return json_response(404, {"error": f"no control {request.method} {what}"})
 
 
 def app(environ: dict[str, Any], start_response: Any) -> Iterable[bytes]:
@@ -200,5 +179,7 @@ def app(environ: dict[str, Any], start_response: Any) -> Iterable[bytes]:
     elif path.startswith("/_control/"):
         response = _control(request, path.removeprefix("/_control/"))
     else:
-        response = _json(404, {"error": {"code": 404, "message": f"no route {request.method} {path}"}})
+        response = json_response(
+            404, {"error": {"code": 404, "message": f"no route {request.method} {path}"}}
+        )
     return response(environ, start_response)

@@ -28,6 +28,8 @@ from typing import Any
 
 from werkzeug.wrappers import Request, Response
 
+from localcloud.emulator.vendors import json_response, outage_control, stored_credentials
+
 PREFIX = "/_localcloud/vendors/onesignal"
 ACCESS_DENIED = "Access denied.  Please include an 'Authorization: Key ...' header with a valid API key."
 NO_RECIPIENTS = "You must include which players, segments, or tags you wish to send this notification to."
@@ -56,49 +58,35 @@ def _is_uuid(value: Any) -> bool:
 
 def _apps() -> dict[str, str]:
     """app_id -> api_key of every OneSignal secret the emulator holds (any account, any region)."""
-    from moto.secretsmanager.models import secretsmanager_backends
-
-    apps: dict[str, str] = {}
-    for account in list(secretsmanager_backends.values()):
-        for backend in list(account.values()):
-            for name, secret in list(backend.secrets.items()):
-                if not name.endswith("/onesignal") or secret.is_deleted():
-                    continue
-                try:
-                    value = json.loads(backend.get_secret_value(name, None, None)["SecretString"])
-                except (KeyError, TypeError, ValueError):
-                    continue
-                if isinstance(value, dict) and _is_uuid(value.get("app_id")) and value.get("api_key"):
-                    apps[str(value["app_id"])] = str(value["api_key"])
-    return apps
-
-
-def _json(status: int, body: Any, headers: dict[str, str] | None = None) -> Response:
-    return Response(json.dumps(body), status=status, headers=headers, content_type="application/json")
+    return {
+        str(value["app_id"]): str(value["api_key"])
+        for value in stored_credentials("onesignal")
+        if _is_uuid(value.get("app_id")) and value.get("api_key")
+    }
 
 
 def _create(request: Request) -> Response:
     if status := _outage.get("status"):
-        return _json(status, {"errors": [f"stand-in outage ({status})"]}, {"Retry-After": "1"})
+        return json_response(status, {"errors": [f"stand-in outage ({status})"]}, {"Retry-After": "1"})
     try:
         body = json.loads(request.get_data() or b"{}")
     except ValueError:
-        return _json(400, {"errors": ["Invalid JSON"]})
+        return json_response(400, {"errors": ["Invalid JSON"]})
     if not isinstance(body, dict) or not body.get("app_id"):
-        return _json(
+        return json_response(
             400, {"errors": ["app_id not found. You may be missing a Content-Type: application/json header."]}
         )
     app_id = str(body["app_id"])
     scheme, _, key = request.headers.get("Authorization", "").partition(" ")
     if scheme not in ("Key", "Basic") or not key or _apps().get(app_id) != key:
-        return _json(403, {"errors": [ACCESS_DENIED]})
+        return json_response(403, {"errors": [ACCESS_DENIED]})
     recipients = body.get("include_subscription_ids")
     if not isinstance(recipients, list) or not recipients:
-        return _json(400, {"errors": [NO_RECIPIENTS]})
+        return json_response(400, {"errors": [NO_RECIPIENTS]})
     idempotency_key = str(body.get("idempotency_key") or "")
     with _lock:
         if idempotency_key and (app_id, idempotency_key) in _by_key:
-            return _json(200, _by_key[(app_id, idempotency_key)], {"Idempotent-Replayed": "true"})
+            return json_response(200, _by_key[(app_id, idempotency_key)], {"Idempotent-Replayed": "true"})
         answer = {"id": str(uuid.uuid4()), "external_id": None}
         _created.append(
             {
@@ -114,24 +102,17 @@ def _create(request: Request) -> Response:
         )
         if idempotency_key:
             _by_key[(app_id, idempotency_key)] = answer
-    return _json(200, answer)
+    return json_response(200, answer)
 
 
 def _control(request: Request, what: str) -> Response:
     if what == "notifications" and request.method == "GET":
         app_id = request.args.get("app_id")
         with _lock:
-            return _json(200, [n for n in _created if app_id in (None, n["app_id"])])
-    if what == "outage" and request.method == "PUT":
-        status = int((request.get_json(silent=True) or {}).get("status", 503))
-        if not 400 <= status <= 599:
-            return _json(400, {"error": f"an outage answers 4xx or 5xx, not {status}"})
-        _outage["status"] = status
-        return _json(200, {"status": status})
-    if what == "outage" and request.method == "DELETE":
-        _outage.clear()
-        return _json(200, {"status": None})
-    return _json(404, {"error": f"no control {request.method} {what}"})
+            return json_response(200, [n for n in _created if app_id in (None, n["app_id"])])
+    if what == "outage":
+        return outage_control(request, _outage)
+    return json_response(404, {"error": f"no control {request.method} {what}"})
 
 
 def app(environ: dict[str, Any], start_response: Any) -> Iterable[bytes]:
@@ -142,5 +123,5 @@ def app(environ: dict[str, Any], start_response: Any) -> Iterable[bytes]:
     elif path.startswith("/_control/"):
         response = _control(request, path.removeprefix("/_control/"))
     else:
-        response = _json(404, {"errors": [f"no route {request.method} {path}"]})
+        response = json_response(404, {"errors": [f"no route {request.method} {path}"]})
     return response(environ, start_response)
