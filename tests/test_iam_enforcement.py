@@ -192,3 +192,28 @@ def test_every_authenticated_call_is_recorded_with_its_resource(enforced: Enforc
         ("sqs:SendMessage", arn, True),
         ("sqs:DeleteMessage", arn, True),
     }
+
+
+def test_a_compressed_body_is_checked_as_it_was_signed(enforced: Enforced) -> None:
+    """botocore gzips PutMetricData bodies of 10 KiB and more (the load balancer's metrics under
+    traffic); AWS checks the signature over the bytes sent and accepts them, so must the emulator."""
+    cloudwatch = enforced.client("cloudwatch")
+    data = [
+        {
+            "MetricName": "TargetResponseTime",
+            "Dimensions": [{"Name": "TargetGroup", "Value": f"targetgroup/loopin-local-web/{n:016x}"}],
+            "Values": [round(0.001 * v, 3) for v in range(150)],
+            "Counts": [1.0] * 150,
+            "Unit": "Seconds",
+        }
+        for n in range(20)
+    ]
+    sent: dict[str, str] = {}
+    cloudwatch.meta.events.register(
+        "before-send.cloudwatch.PutMetricData",
+        lambda request, **_: sent.update(encoding=request.headers.get("Content-Encoding", b"")),
+    )
+    cloudwatch.put_metric_data(Namespace="Loopin/Test", MetricData=data)
+    assert sent["encoding"] in (b"gzip", "gzip")  # the case under test: a compressed body
+    listed = cloudwatch.list_metrics(Namespace="Loopin/Test", MetricName="TargetResponseTime")["Metrics"]
+    assert len(listed) == 20

@@ -176,7 +176,8 @@ def push(image: LocalImage, ecr: Any, repository: str, tag: str | None = None) -
     """Put the image's manifest in the (emulated) ECR repository; return `registry/repo@digest`.
 
     Pushing the same image again is a no-op; a tag that already names another image raises
-    TagTaken (the repositories' tags are immutable)."""
+    TagTaken (the repositories' tags are immutable). Only the calls `docker push` makes
+    (PutImage, BatchGetImage), so the pipeline's deploy role can push as it does on AWS."""
     params: dict[str, Any] = {
         "repositoryName": repository,
         "imageManifest": image.manifest,
@@ -186,15 +187,16 @@ def push(image: LocalImage, ecr: Any, repository: str, tag: str | None = None) -
     if tag:
         params["imageTag"] = tag
     try:
-        ecr.put_image(**params)
+        registry_id = ecr.put_image(**params)["image"]["registryId"]
     except (ecr.exceptions.ImageAlreadyExistsException, ecr.exceptions.ImageTagAlreadyExistsException) as exc:
         if tag:
             current = ecr.batch_get_image(repositoryName=repository, imageIds=[{"imageTag": tag}])["images"]
             if current and current[0]["imageId"]["imageDigest"] != image.digest:
                 named = current[0]["imageId"]["imageDigest"]
                 raise TagTaken(f"{repository}:{tag} already names {named}") from exc
-    registry = ecr.describe_repositories(repositoryNames=[repository])["repositories"][0]["repositoryUri"]
-    return f"{registry}@{image.digest}"
+        found = ecr.batch_get_image(repositoryName=repository, imageIds=[{"imageDigest": image.digest}])
+        registry_id = found["images"][0]["registryId"]
+    return f"{registry_id}.dkr.ecr.{ecr.meta.region_name}.amazonaws.com/{repository}@{image.digest}"
 
 
 def resolve(reference: str, ecr: Any) -> LocalImage:

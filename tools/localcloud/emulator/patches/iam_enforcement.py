@@ -17,6 +17,10 @@ does that after the bootstrap). Its authorization has gaps this module closes:
   the role's trust policy and the caller's identity policies (``localcloud.policy_eval``).
 * Unsigned requests crash it (KeyError: 'Authorization'); AWS answers MissingAuthenticationToken,
   except for the operations that are unsigned by design (AssumeRoleWithWebIdentity/SAML).
+* A gzip-compressed body (botocore compresses PutMetricData bodies of 10 KiB and more) is
+  decompressed before the signature is checked, and the signature of the decompressed body never
+  matches: every large PutMetricData failed with SignatureDoesNotMatch, which AWS accepts. The
+  body is checked as it was sent.
 * ``/moto-api/reset`` wipes IAM but leaves enforcement on, locking everyone out: an emptied
   emulator is a new one here, not enforcing until it is bootstrapped again.
 
@@ -27,6 +31,8 @@ Private routes: ``GET /_localcloud/iam/status``, ``GET /_localcloud/iam/calls`` 
 from __future__ import annotations
 
 import datetime as dt
+import gzip
+import io
 import json
 import threading
 from collections.abc import Callable
@@ -36,6 +42,7 @@ from urllib.parse import urlparse
 from moto import settings
 from moto.core.authorization import ActionAuthenticatorMixin
 from moto.core.exceptions import AccessDeniedError, JsonRESTError, _RESTError
+from moto.core.responses import BaseResponse
 from moto.iam import access_control
 from moto.iam.models import iam_backends
 from moto.moto_api._internal.models import MotoAPIBackend
@@ -162,7 +169,7 @@ def _authenticate_and_authorize_action(self: Any, iam_request_cls: type, resourc
             method=self.method,
             path=f"{self.raw_path}?{query}" if query else self.raw_path,
             data=self.data,
-            body=self.raw_body,
+            body=getattr(self, "wire_body", None) or self.raw_body,
             headers=self.headers,
             action=operation,
         )
@@ -189,6 +196,18 @@ def _authenticate_and_authorize_action(self: Any, iam_request_cls: type, resourc
 
 
 ActionAuthenticatorMixin._authenticate_and_authorize_action = _authenticate_and_authorize_action  # type: ignore[method-assign]
+
+
+def _decompress_request_body(self: BaseResponse, request: Any) -> None:
+    """moto's decompression, keeping the compressed bytes the signature was computed over."""
+    self.wire_body = None  # type: ignore[attr-defined]
+    if request.content_encoding == "gzip" and self.allow_request_decompression:
+        self.wire_body = request.stream.read()  # type: ignore[attr-defined]
+        request.stream = gzip.GzipFile(fileobj=io.BytesIO(self.wire_body))  # type: ignore[attr-defined]
+        request.get_data(parse_form_data=True)
+
+
+BaseResponse.decompress_request_body = _decompress_request_body  # type: ignore[method-assign]
 
 
 def _in_protocol(response: Any, error: _RESTError) -> _RESTError:
