@@ -4,12 +4,13 @@
 #   make rollback ENV=staging [MODE=previous]
 #   make pipeline ENV=local      the GitHub pipeline's stages, in order, on this machine
 IMAGE ?=
+comma := ,
 WORKER_IMAGE ?=
 DEPLOY_ARGS = -e image=$(IMAGE) $(if $(WORKER_IMAGE),-e worker_image=$(WORKER_IMAGE))
 TRIVY_CACHE := $(CURDIR)/.state/trivy
 TRIVY_SKIP := --skip-dirs .venv --skip-dirs .state --skip-dirs .cache
 
-.PHONY: deploy rollback scan scan-image drift images-if-docker pipeline-seed pipeline ecr-login push-images \
+.PHONY: deploy rollback drill scan scan-image drift images-if-docker pipeline-seed pipeline ecr-login push-images \
         check-images scan-images promote-images
 
 # The gate's progress line at every retry of a long bake (plugins/callback/deploy_progress.py).
@@ -32,6 +33,12 @@ scan: $(STAMP) ## Trivy, offline: configuration (Dockerfiles, workflows...) and 
 scan-image: $(STAMP) ## Trivy vulnerability scan of IMAGE, failing on CRITICAL (needs Trivy's online database)
 	@test -n "$(IMAGE)" || { echo "make scan-image needs IMAGE=..."; exit 2; }
 	$(BIN)/trivy image --cache-dir $(TRIVY_CACHE) --exit-code 1 --severity CRITICAL --no-progress $(IMAGE)
+
+# The release path rehearsed on the running local stack (tools/drills, docs/delivery.md "Drills").
+DRILL ?=
+drill: $(STAMP) ## local, after make up: the release drills (good deploys, bad builds, rollback, window), N passed, M failed
+	@test "$(ENV)" = local || { echo "make drill runs on ENV=local only (it deploys bad releases on purpose)"; exit 2; }
+	PYTHONPATH=$(CURDIR)/tools $(BIN)/python -m drills --endpoint $(EMULATOR_URL) $(foreach d,$(subst $(comma), ,$(DRILL)),--drill $(d))
 
 drift: $(STAMP) ## site.yml --check --diff on ENV; fails, with the diff, when anything would change
 	@mkdir -p .state

@@ -189,9 +189,14 @@ def fill_operator_secrets(endpoint: str, env: str, project: str = "loopin") -> d
     Only a placeholder is replaced; a value someone set is kept. Supabase's database is the
     machine's PostgreSQL (a database per environment); OneSignal's app and FCM's service account
     belong to the emulator's stand-ins (localcloud/emulator/vendors), which know them by what is
-    stored here."""
+    stored here.
+
+    The database belongs to this local cloud (`<project>_<env>_<emulator port>`) and is made
+    anew with its first release: two stacks on one machine (a developer's `make up` and the
+    tests' own) must not share an outbox, or each relays the other's notifications, and a new
+    emulator must not inherit the rows of the last one on its port."""
     sm = _client(endpoint, "secretsmanager")
-    database = f"{project}_{env}"
+    database = f"{project}_{env}_{port_of(endpoint)}"
     filled: dict[str, str] = {}  # secret -> what it now holds
     name = f"{project}/{env}/onesignal"
     held = json.loads(sm.get_secret_value(SecretId=name)["SecretString"])
@@ -210,8 +215,8 @@ def fill_operator_secrets(endpoint: str, env: str, project: str = "loopin") -> d
         import psycopg
 
         with psycopg.connect("postgresql://postgres@127.0.0.1:5432/postgres", autocommit=True) as conn:
-            if not conn.execute("SELECT 1 FROM pg_database WHERE datname = %s", (database,)).fetchone():
-                conn.execute(f'CREATE DATABASE "{database}"')
+            conn.execute(f'DROP DATABASE IF EXISTS "{database}" WITH (FORCE)')
+            conn.execute(f'CREATE DATABASE "{database}"')
         sm.put_secret_value(SecretId=name, SecretString=f"postgresql://postgres@127.0.0.1:5432/{database}")
         filled[name] = "the local PostgreSQL"
     return filled
