@@ -63,12 +63,12 @@ class Drills:
         return made
 
     def deploy(self, log: str, web: str, worker: str = "", *extra: str) -> Run:
-        # The idle side's gate alarms must not be in ALARM, or the deploy stops at its first
-        # check: after a rolled-back release they stay so until the evaluation range (3
-        # periods) holds no bad datapoint, as on AWS.
+        # The gate alarms must not be in ALARM, or the deploy stops at its first check: after a
+        # rolled-back release (the idle side's) or a bad worker (app errors) they stay so until
+        # the evaluation range (3 periods) holds no bad datapoint, as on AWS.
         idle = "green" if self.stack.live_side() == "blue" else "blue"
-        for gate in ("5xx", "p99", "unhealthy"):
-            self.wait_alarm_not_in_alarm(f"{self.stack.prefix}-{idle}-{gate}")
+        for gate in (f"{idle}-5xx", f"{idle}-p99", f"{idle}-unhealthy", "app-errors"):
+            self.wait_alarm_not_in_alarm(f"{self.stack.prefix}-{gate}")
         variables = [f"IMAGE={web}"] + ([f"WORKER_IMAGE={worker}"] if worker else [])
         if extra:
             variables.append("ARGS=" + " ".join(extra))
@@ -212,21 +212,9 @@ class Drills:
         outcome = Outcome()
         before = self.stack.web_rule()["weights"]
         release = self.release("bad-migration", releases.migration_fails)
-        seen: list[dict[str, int]] = []
-        stop = threading.Event()
-
-        def watch() -> None:
-            while not stop.is_set():
-                seen.append(self.stack.web_rule()["weights"])
-                stop.wait(0.5)
-
-        watcher = threading.Thread(target=watch, daemon=True)
-        watcher.start()
-        try:
+        with WeightWatch(self.stack) as weights:
             result = self.deploy("failing-migration", release.web)
-        finally:
-            stop.set()
-            watcher.join(timeout=10)
+        seen = weights.samples
         outcome.check(result.returncode != 0, f"the deploy of a failing migration succeeded ({result.log})")
         outcome.check(
             "shift |" not in result.flat,
@@ -248,11 +236,16 @@ class Drills:
             live = self.stack.live_side()
             new = "green" if live == "blue" else "blue"
             release = self.release(f"good-{label}")
-            result = self.deploy(f"deploy-{label}", release.web, release.worker)
+            with WeightWatch(self.stack) as weights:
+                result = self.deploy(f"deploy-{label}", release.web, release.worker)
             took.append(f"{result.seconds:.0f}s")
             if not outcome.check(result.returncode == 0, f"deploy {label} failed ({result.log})"):
                 return outcome
             self.expect_progress(outcome, result, live, new, [10, 50, 100])
+            taken = [w[new] for w in weights.changes()]
+            outcome.check(taken == [0, 10, 50, 100], f"deploy {label}: {new} took the weights {taken}")
+            worker = self.stack.image_of(f"{self.stack.prefix}-worker")
+            outcome.check(worker == release.worker, f"after deploy {label} the worker runs {worker}")
             outcome.check(self.stack.live_side() == new, f"after deploy {label} {new} is not live")
             outcome.check(
                 self.stack.image_of(self.stack.sides[new]["service"]) == release.web,
@@ -307,24 +300,27 @@ class Drills:
         )
 
     def fast_rollback(self) -> Outcome:
-        """The fast rollback of a finished deploy returns the previous release within the RTO."""
+        """The fast rollback of a finished deploy returns the previous release (the revision the
+        promotion recorded on the rule, not whatever a later rolled-back deploy left on that
+        side) within the RTO."""
         outcome = Outcome()
         rule = self.stack.web_rule()
         live = self.stack.live_side()
         previous = "green" if live == "blue" else "blue"
-        previous_image = self.stack.image_of(self.stack.sides[previous]["service"])
+        revision = rule["tags"].get("loopin:previous-release", "")
+        if not outcome.check(bool(revision), "the rule records no previous release: deploy first"):
+            return outcome
         result = self.stack.make("fast-rollback", "rollback", "MODE=previous")
         outcome.check(result.returncode == 0, f"the fast rollback failed ({result.log})")
         outcome.check(self.stack.live_side() == previous, f"after the rollback {previous} is not live")
-        outcome.check(
-            self.stack.image_of(self.stack.sides[previous]["service"]) == previous_image,
-            "the rollback did not return the previous release",
-        )
+        running = self.stack.service(self.stack.sides[previous]["service"])["taskDefinition"]
+        outcome.check(running == revision, f"{previous} runs {running}, not the previous release {revision}")
         outcome.check("Fast rollback done in" in result.flat, f"no 'Fast rollback done' line ({result.log})")
+        self.expect_progress(outcome, result, live, previous, [50, 100])
         rto = 900
         outcome.check(result.seconds < rto, f"the fast rollback took {result.seconds:.0f}s, RTO {rto}s")
         outcome.figures["rollback"] = f"{result.seconds:.0f}s (RTO {rto}s)"
-        outcome.figures["back to"] = rule["tags"].get("loopin:previous-release", "?").rsplit("/", 1)[-1]
+        outcome.figures["back to"] = revision.rsplit("/", 1)[-1]
         return outcome
 
     def bad_web(self) -> Outcome:
@@ -433,6 +429,32 @@ class Drills:
         outcome.check(not twice and not missing, f"delivered twice {twice}, missing {missing}")
         outcome.figures["notifications"] = f"{len(sent)} sent, {len(set(bodies))} delivered once"
         return outcome
+
+
+class WeightWatch:
+    """The web rule's weights sampled every half second while the block runs."""
+
+    def __init__(self, stack: LocalStack) -> None:
+        self.stack, self.samples = stack, []
+        self._stop = threading.Event()
+        self._thread = threading.Thread(target=self._run, daemon=True)
+
+    def __enter__(self) -> WeightWatch:
+        self._thread.start()
+        return self
+
+    def __exit__(self, *_exc: object) -> None:
+        self._stop.set()
+        self._thread.join(timeout=10)
+
+    def _run(self) -> None:
+        while not self._stop.is_set():
+            self.samples.append(self.stack.web_rule()["weights"])
+            self._stop.wait(0.5)
+
+    def changes(self) -> list[dict[str, int]]:
+        """The samples with repeats dropped: each weight setting the rule went through."""
+        return [w for i, w in enumerate(self.samples) if i == 0 or w != self.samples[i - 1]]
 
 
 def _last_weight(flat: str, side: str) -> int:

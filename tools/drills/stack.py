@@ -177,7 +177,7 @@ class LocalStack:
         return run(
             log,
             ("make", "--no-print-directory", target, f"ENV={self.env}", *variables),
-            env=env,
+            env={"AWS_ENDPOINT_URL": self.endpoint, **(env or {})},
             timeout=timeout,
         )
 

@@ -65,6 +65,15 @@ def test_weights_read_set_idempotent_check_and_diff(
         run_module("elb_listener_rule_weights", {**shift, "tags": {"loopin:live": "blue"}})["changed"]
         is False
     )
+    # weights given green first leave the rule's order (blue first, as the alb role declares it)
+    green_first = {"rule_arn": stack.rule_arn, "weights": {GREEN: 100, BLUE: 0}}
+    assert run_module("elb_listener_rule_weights", green_first)["changed"] is True
+    groups = boto("elbv2").describe_rules(RuleArns=[stack.rule_arn])["Rules"][0]["Actions"][0]
+    assert [g["TargetGroupArn"] for g in groups["ForwardConfig"]["TargetGroups"]] == [
+        stack.target_groups[BLUE],
+        stack.target_groups[GREEN],
+    ]
+    assert stack.weights(boto) == {BLUE: 0, GREEN: 100}
     # the promotion's tag names the live side, whatever the weights say
     promoted = run_module("elb_listener_rule_weights", {**shift, "tags": {"loopin:live-side": "green"}})
     assert (promoted["live_side"], promoted["idle_side"]) == ("green", "blue")

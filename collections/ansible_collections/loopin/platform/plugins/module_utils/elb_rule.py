@@ -33,11 +33,17 @@ def rule_weights(client, rule):
 
 
 def set_weights(client, rule, arns, weights):
-    """Rewrite only the forward action's weights (stickiness off, so the shift is per request)."""
+    """Rewrite only the forward action's weights (stickiness off, so the shift is per request).
+
+    The target groups keep the rule's order whatever the order of `weights`: the alb role
+    declares the rule with blue first, and amazon.aws's elb_application_lb compares the list in
+    order, so a rule rewritten green first would be "changed" back by the next site.yml."""
     action = forward_action(rule)
     config = dict(action["ForwardConfig"])
+    names = {arn: name for name, arn in arns.items()}
     config["TargetGroups"] = [
-        {"TargetGroupArn": arns[name], "Weight": weight} for name, weight in weights.items()
+        {"TargetGroupArn": group["TargetGroupArn"], "Weight": weights[names[group["TargetGroupArn"]]]}
+        for group in action["ForwardConfig"]["TargetGroups"]
     ]
     config["TargetGroupStickinessConfig"] = {"Enabled": False}
     new_action = {"Type": "forward", "ForwardConfig": config}
