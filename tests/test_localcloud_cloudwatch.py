@@ -492,6 +492,51 @@ def test_target_tracking_alarms_and_scale_out(
     assert activities(aws, resource)[0]["Cause"].endswith("triggered policy cpu")
 
 
+def test_deregistering_a_target_deletes_its_policies_alarms_and_schedules(
+    aws: Callable[[str], Any], services: Callable[[str, int], str]
+) -> None:
+    """AWS: deregistering a scalable target deletes its scaling policies and scheduled actions
+    (and a target-tracking policy's alarms with it); the blue/green idle side relies on it."""
+    resource = services("deregistered", 1)
+    scaling, cloudwatch = aws("application-autoscaling"), aws("cloudwatch")
+    target = {
+        "ServiceNamespace": "ecs",
+        "ResourceId": resource,
+        "ScalableDimension": "ecs:service:DesiredCount",
+    }
+    scaling.register_scalable_target(**target, MinCapacity=1, MaxCapacity=4)
+    for name, metric in (
+        ("cpu", "ECSServiceAverageCPUUtilization"),
+        ("memory", "ECSServiceAverageMemoryUtilization"),
+    ):
+        scaling.put_scaling_policy(
+            PolicyName=name,
+            PolicyType="TargetTrackingScaling",
+            TargetTrackingScalingPolicyConfiguration={
+                "TargetValue": 60.0,
+                "PredefinedMetricSpecification": {"PredefinedMetricType": metric},
+            },
+            **target,
+        )
+    scaling.put_scheduled_action(ScheduledActionName="night", Schedule="cron(0 20 * * ? *)", **target)
+    alarms = [
+        a["AlarmName"]
+        for a in cloudwatch.describe_alarms(AlarmNamePrefix=f"TargetTracking-{resource}")["MetricAlarms"]
+    ]
+    assert len(alarms) == 4  # AlarmHigh and AlarmLow of each policy
+
+    scaling.deregister_scalable_target(**target)
+    assert (
+        scaling.describe_scaling_policies(ServiceNamespace="ecs", ResourceId=resource)["ScalingPolicies"]
+        == []
+    )
+    assert (
+        scaling.describe_scheduled_actions(ServiceNamespace="ecs", ResourceId=resource)["ScheduledActions"]
+        == []
+    )
+    assert cloudwatch.describe_alarms(AlarmNames=alarms)["MetricAlarms"] == []
+
+
 def test_scheduled_action_sets_bounds_and_capacity(
     aws: Callable[[str], Any], services: Callable[[str, int], str]
 ) -> None:

@@ -16,6 +16,9 @@ PolicyNames, never runs scheduled actions and has no DescribeScalingActivities. 
   cooldown the capacity is computed from the capacity before that scale-out, so it does not
   compound; scale-in waits out its cooldown), write the ECS service's desiredCount through the
   ECS backend and record a scaling activity;
+- deregistering a scalable target deletes its scaling policies (with their alarms) and its
+  scheduled actions, as AWS documents; moto kept them, so a deregistered side kept policies
+  and target-tracking alarms nothing would ever delete;
 - scheduled actions (at/rate/cron with Timezone, StartTime/EndTime) set the target's minimum
   and maximum and move the capacity inside them, from a background loop every
   ``LOCALCLOUD_SCHEDULE_SECONDS`` (default 5).
@@ -156,6 +159,26 @@ def _generate_ecs_alarms(self: FakeApplicationAutoscalingPolicy) -> list[Alarm]:
 
 
 _original_put_scaling_policy = ApplicationAutoscalingBackend.put_scaling_policy
+_original_deregister = ApplicationAutoscalingBackend.deregister_scalable_target
+
+
+def _deregister_scalable_target(
+    self: ApplicationAutoscalingBackend, namespace: str, r_id: str, dimension: str
+) -> None:
+    _original_deregister(self, namespace, r_id, dimension)
+    for key, policy in list(self.policies.items()):
+        if (policy.service_namespace, policy.resource_id, policy.scalable_dimension) == (
+            namespace,
+            r_id,
+            dimension,
+        ):
+            policy.delete_alarms(self.account_id, self.region_name)
+            del self.policies[key]
+    self.scheduled_actions = [
+        a
+        for a in self.scheduled_actions
+        if (a.service_namespace, a.resource_id, a.scalable_dimension) != (namespace, r_id, dimension)
+    ]
 
 
 def _put_scaling_policy(
@@ -444,6 +467,7 @@ def _scheduled_round() -> None:
 
 FakeApplicationAutoscalingPolicy._generate_ecs_alarms = _generate_ecs_alarms  # type: ignore[method-assign]
 ApplicationAutoscalingBackend.put_scaling_policy = _put_scaling_policy  # type: ignore[method-assign]
+ApplicationAutoscalingBackend.deregister_scalable_target = _deregister_scalable_target  # type: ignore[method-assign]
 ApplicationAutoScalingResponse.describe_scaling_policies = _describe_scaling_policies  # type: ignore[method-assign]
 ApplicationAutoScalingResponse.describe_scaling_activities = _describe_scaling_activities  # type: ignore[attr-defined]
 FakeScheduledAction.update = _action_update  # type: ignore[method-assign]
