@@ -18,7 +18,9 @@ POLICY_LOCK := tools/localcloud/policy/package-lock.json
 # The local environment talks only to the emulator on loopback. Its endpoint is in
 # inventories/local; AWS_ENDPOINT_URL, when set, moves the emulator. `make up` bootstraps the
 # local identities and enforces IAM: every playbook then runs as its actor (AS_OPERATOR,
-# AS_DEPLOY, AS_DRIFT wrap the command with that actor's credentials; docs/local-cloud.md).
+# AS_DEPLOY, AS_DRIFT, AS_PROVISION wrap the command with that actor's credentials;
+# docs/local-cloud.md). `make up` and `make plan` run site.yml as the provisioner, as infra.yml
+# does, once the iam role has made it; the bootstrap converge before that is the operator's.
 ifeq ($(ENV),local)
 EMULATOR_URL := $(or $(AWS_ENDPOINT_URL),http://127.0.0.1:5000)
 EMULATOR_PORT := $(lastword $(subst :, ,$(EMULATOR_URL)))
@@ -39,16 +41,23 @@ AS = $(IDENTITY) exec $(1) --env $(ENV) --endpoint $(EMULATOR_URL) --
 AS_OPERATOR = $(call AS,operator)
 AS_DEPLOY = $(call AS,deploy)
 AS_DRIFT = $(call AS,drift)
+AS_PROVISION = $(IDENTITY) exec provision --until-made operator --env $(ENV) --endpoint $(EMULATOR_URL) --
 endif
 export PATH := $(BIN):$(PATH)
 export ANSIBLE_CONFIG := $(CURDIR)/ansible.cfg
 export PYTHONDONTWRITEBYTECODE := 1
 
 PLAYBOOK := $(BIN)/ansible-playbook -i inventories/$(ENV) $(LOCAL_ARGS)
+# An emergency change outside production's deployment window, recorded like an emergency deploy
+# (infra.yml's `emergency` input sets EMERGENCY=true; by hand ARGS="-e emergency_change=true
+# -e emergency_reason=INC-123" does the same with a reason of your own).
+EMERGENCY ?= false
+EMERGENCY_ARGS = $(if $(filter true,$(EMERGENCY)),-e emergency_change=true \
+  -e emergency_reason=$(if $(GITHUB_RUN_ID),infra-run-$(GITHUB_RUN_ID),make-up))
 # make test STAGES="pytest molecule": some of the stages (lint pytest services images molecule).
 STAGES ?=
 
-.PHONY: help venv up down status release plan destroy creds least-privilege summary config-diff validate cost test lint check-migrations test-infra \
+.PHONY: help venv up down status release plan plan-summary destroy creds least-privilege summary config-diff validate cost test lint check-migrations test-infra \
         molecule bench-provision bench-alarms clean
 
 help: ## list the targets
@@ -74,7 +83,7 @@ ifeq ($(ENV),local)
 endif
 
 up: emulator-up ## provision ENV with playbooks/site.yml and print what exists; local: run it and print the API address
-	$(AS_OPERATOR) $(PLAYBOOK) playbooks/site.yml $(ARGS)
+	$(AS_PROVISION) $(PLAYBOOK) playbooks/site.yml $(EMERGENCY_ARGS) $(ARGS)
 ifeq ($(ENV),local)
 	@$(LOCALCLOUD) release --endpoint $(EMULATOR_URL) --env local
 endif
@@ -86,15 +95,19 @@ release: emulator-up ## local: this tree's web and worker images into the local 
 	@test "$(ENV)" = local || { echo "make release builds local images; real environments push with make push-images"; exit 2; }
 	@PYTHONPATH=$(CURDIR)/tools $(BIN)/python -m localcloud.images push --endpoint $(EMULATOR_URL) --env $(ENV)
 
-plan: emulator-up ## show what site.yml would change in ENV (--check --diff), changing nothing
-	$(AS_OPERATOR) $(PLAYBOOK) playbooks/site.yml --check --diff $(ARGS)
+plan: emulator-up ## show what site.yml would change in ENV (--check --diff), changing nothing; kept in .state/plan-ENV.log
+	@mkdir -p .state
+	$(AS_PROVISION) $(PLAYBOOK) playbooks/site.yml --check --diff $(ARGS) | tee .state/plan-$(ENV).log
+
+plan-summary: $(STAMP) ## the last make plan of ENV as Markdown (changed tasks and diffs, trimmed), into $$GITHUB_STEP_SUMMARY when set
+	@$(BIN)/python tools/plan_report.py .state/plan-$(ENV).log --env $(ENV)
 
 destroy: emulator-up ## tear ENV down (production asks for confirm_destroy=production)
 	$(AS_OPERATOR) $(PLAYBOOK) playbooks/destroy.yml $(ARGS)
 
 creds: $(STAMP) ## export lines of ROLE's credentials on the local stack: eval "$$(make -s creds ROLE=deploy)"
-	@case "$(ROLE)" in operator|deploy|drift|web|worker) ;; \
-	  *) echo "make creds needs ROLE=operator|deploy|drift|web|worker (ENV=local)"; exit 2;; esac
+	@case "$(ROLE)" in operator|deploy|drift|provision|web|worker) ;; \
+	  *) echo "make creds needs ROLE=operator|deploy|drift|provision|web|worker (ENV=local)"; exit 2;; esac
 	@test "$(ENV)" = local || { echo "make creds is for the local stack (ENV=local)"; exit 2; }
 	@$(IDENTITY) creds $(ROLE) --env $(ENV) --endpoint $(EMULATOR_URL)
 

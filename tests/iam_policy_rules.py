@@ -21,8 +21,12 @@ ROOT = Path(__file__).resolve().parent.parent
 TEMPLATES = ROOT / "roles/iam/templates"
 OIDC_HOST = "token.actions.githubusercontent.com"
 # The GitHub environment each OIDC role's trust admits: deploy jobs run in <env>, the nightly
-# drift job in <env>-readonly.
-GITHUB_ENVIRONMENT = {"deploy": "{environment}", "drift": "{environment}-readonly"}
+# drift job and the pull requests' plans in <env>-readonly, infra.yml's apply in <env>-infra.
+GITHUB_ENVIRONMENT = {
+    "deploy": "{environment}",
+    "drift": "{environment}-readonly",
+    "provision": "{environment}-infra",
+}
 
 
 def wildcard_only(actions: set[str]) -> set[str]:
@@ -75,6 +79,41 @@ def render(template: str, ctx: dict[str, Any]) -> dict[str, Any]:
 # environment they belong to, so they are accepted for read-only actions only.
 ID_NAMED_READS = (":certificate/*", ":hostedzone/*", ":vpc/*")
 READ_ONLY = re.compile(r"^[a-z0-9-]+:(Describe|Get|List)")
+# The provisioner's network is named by ids too. It may change an existing resource there only
+# when the resource carries Environment=<env> (a tag condition); the creates and the tagging,
+# and the records of a zone, are the deviations roles/iam/templates/provision_policy.json.j2
+# names (the account and region bound them, not the environment).
+ID_NAMED = (
+    *ID_NAMED_READS,
+    ":subnet/*",
+    ":route-table/*",
+    ":security-group/*",
+    ":internet-gateway/*",
+    ":natgateway/*",
+    ":elastic-ip/*",
+    ":vpc-flow-log/*",
+)
+ID_NAMED_CREATES = {
+    "ec2:AllocateAddress",
+    "ec2:CreateFlowLogs",
+    "ec2:CreateInternetGateway",
+    "ec2:CreateNatGateway",
+    "ec2:CreateRouteTable",
+    "ec2:CreateSecurityGroup",
+    "ec2:CreateSubnet",
+    "ec2:CreateTags",
+    "ec2:CreateVpc",
+    "route53:ChangeResourceRecordSets",
+    "route53:ChangeTagsForResource",
+}
+# The one service each role of an environment may be passed to (iam:PassedToService).
+PASSED_TO = {
+    "web-task": "ecs-tasks.amazonaws.com",
+    "worker-task": "ecs-tasks.amazonaws.com",
+    "ecs-execution": "ecs-tasks.amazonaws.com",
+    "vpc-flow-logs": "vpc-flow-logs.amazonaws.com",
+    "scheduler": "scheduler.amazonaws.com",
+}
 
 
 def _as_list(value: Any) -> list[Any]:
@@ -118,6 +157,11 @@ def violations(
                 continue  # the digest this environment promotes (PullTheDigestPromotedFrom<env>)
             if resource.endswith(ID_NAMED_READS) and all(READ_ONLY.match(a) for a in actions):
                 continue
+            if resource.endswith(ID_NAMED) and (
+                _pins_environment_tag(statement, environment)
+                or all(READ_ONLY.match(a) or a in ID_NAMED_CREATES for a in actions)
+            ):
+                continue
             if resource.endswith(":scalable-target/*") and _pins_ecs_scaling(statement):
                 # AWS names a scalable target by an opaque id, so no ARN can name an environment's;
                 # the environment bound is the ecs:UpdateService on the scaled service that Application
@@ -129,8 +173,13 @@ def violations(
                 found.append(f"{where}: {resource} does not name the account or region")
         if "iam:PassRole" in actions:
             passed = statement.get("Condition", {}).get("StringEquals", {}).get("iam:PassedToService")
-            if passed != "ecs-tasks.amazonaws.com":
-                found.append(f"{where}: iam:PassRole without iam:PassedToService = ecs-tasks.amazonaws.com")
+            for resource in resources:
+                role = resource.rsplit(":role/", 1)[-1].removeprefix(f"loopin-{environment}-")
+                if passed is None or PASSED_TO.get(role) != passed:
+                    found.append(
+                        f"{where}: iam:PassRole without iam:PassedToService = "
+                        f"{PASSED_TO.get(role, 'the service the role is for')} ({resource})"
+                    )
     return found
 
 
@@ -154,6 +203,11 @@ def _trust_violations(statement: dict[str, Any], where: str, environment: str, r
         if "aws:SourceAccount" not in statement.get("Condition", {}).get("StringEquals", {}):
             found.append(f"{where}: ecs-tasks trust without aws:SourceAccount (confused deputy)")
     return found
+
+
+def _pins_environment_tag(statement: dict[str, Any], environment: str) -> bool:
+    equals = statement.get("Condition", {}).get("StringEquals", {})
+    return bool(equals.get("aws:ResourceTag/Environment") == environment)
 
 
 def _pins_ecs_scaling(statement: dict[str, Any]) -> bool:

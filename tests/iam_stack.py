@@ -24,6 +24,7 @@ ROLES = {
     "ecs-execution": ("ecs_tasks_trust.json.j2", "execution_policy.json.j2"),
     "deploy": ("deploy_trust.json.j2", "deploy_policy.json.j2"),
     "drift": ("drift_trust.json.j2", "drift_policy.json.j2"),
+    "provision": ("provision_trust.json.j2", "provision_policy.json.j2"),
 }
 
 

@@ -93,6 +93,9 @@ def _assume(enforced: Enforced, role: str, token: str) -> dict[str, str]:
         ("deploy", "production"),  # another environment's job
         ("deploy", "local-readonly"),  # the drift job may not deploy
         ("drift", "local"),  # nor the deploy job read through the drift role
+        ("provision", "local"),  # the deploy job may not provision
+        ("provision", "local-readonly"),  # nor a pull request's plan
+        ("deploy", "local-infra"),  # nor the apply job deploy
     ],
 )
 def test_a_token_for_another_environment_is_refused(
@@ -109,6 +112,9 @@ def test_tokens_are_checked_as_sts_checks_them(enforced: Enforced, tmp_path: Pat
     good = f"repo:{REPO}:environment:local"
     assert _assume(enforced, "deploy", oidc.mint(good, endpoint=enforced.endpoint))["SessionToken"]
     assert _assume(enforced, "drift", oidc.mint(f"{good}-readonly", endpoint=enforced.endpoint))[
+        "SessionToken"
+    ]
+    assert _assume(enforced, "provision", oidc.mint(f"{good}-infra", endpoint=enforced.endpoint))[
         "SessionToken"
     ]
     forged = oidc.LocalIssuer(tmp_path / "other-issuer").mint(good)  # same claims, another key

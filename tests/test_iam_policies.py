@@ -28,6 +28,8 @@ DOCUMENTS = {
     "deploy-trust": "deploy_trust.json.j2",
     "drift-policy": "drift_policy.json.j2",
     "drift-trust": "drift_trust.json.j2",
+    "provision-policy": "provision_policy.json.j2",
+    "provision-trust": "provision_trust.json.j2",
 }
 REPO = context()["github_repository"]
 

@@ -76,6 +76,43 @@ def test_destroy_refuses_production_without_confirmation(recorder) -> None:
     assert calls == []
 
 
+FRIDAY = "deploy_window_now=2026-11-27T09:00:00+00:00"  # 14:30 IST, outside Tue-Thu 14:00-16:00
+TUESDAY = "deploy_window_now=2026-11-24T09:00:00+00:00"  # 14:30 IST, inside
+
+
+@pytest.mark.parametrize(
+    "case", ["outside", "outside, emergency", "outside, plan", "inside", "staging, outside"]
+)
+def test_production_changes_outside_the_window_need_an_emergency(case: str, recorder) -> None:
+    # The recorder fails every AWS call: a run that got past the window stops at its first call.
+    endpoint, calls = recorder
+    env = "staging" if case.startswith("staging") else "production"
+    args = ["-e", TUESDAY if case == "inside" else FRIDAY]
+    if case.endswith("emergency"):
+        args += ["-e", "emergency_change=true", "-e", "emergency_reason=INC-7"]
+    if case.endswith("plan"):
+        args += ["--check", "--diff"]
+    result = ansible_playbook("site.yml", endpoint, *args, inventory=ROOT / "inventories" / env)
+    assert result.returncode != 0
+    output = " ".join(result.output.split())
+    if case == "outside":
+        assert (
+            "Fri 2026-11-27 14:30 IST is outside the deployment window (tue/wed/thu 14:00-16:00 IST)"
+            in output
+        )
+        assert "emergency_change=true" in output
+        assert calls == [], "an AWS call was made before the window refused the change"
+        assert "Network tier" not in output
+        return
+    # past the window: the emergency is announced, then the run reaches AWS (here, the recorder)
+    if case.endswith("emergency"):
+        assert "EMERGENCY CHANGE outside the deployment window (tue/wed/thu 14:00-16:00 IST)" in output
+        assert "INC-7" in output and "The web rule (a new environment has none yet" in output
+    else:
+        assert "outside the deployment window" not in output and "EMERGENCY" not in output
+    assert calls, output[-2000:]
+
+
 def test_plan_on_an_empty_account_changes_nothing(aws_env: dict[str, str]) -> None:
     result = ansible_playbook("site.yml", aws_env["AWS_ENDPOINT_URL"], "--check", "--diff", work="site_plan")
     assert result.returncode == 0, result.tail()

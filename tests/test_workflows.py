@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import re
 import subprocess
+import sys
 from pathlib import Path
 from typing import Any
 
@@ -39,8 +40,8 @@ def make_targets() -> set[str]:
     return targets
 
 
-def test_the_three_workflows_exist() -> None:
-    assert {p.name for p in FILES} == {"ci.yml", "deploy.yml", "drift.yml"}
+def test_the_four_workflows_exist() -> None:
+    assert {p.name for p in FILES} == {"ci.yml", "deploy.yml", "drift.yml", "infra.yml"}
 
 
 @pytest.mark.parametrize("path", FILES, ids=lambda p: p.name)
@@ -90,9 +91,7 @@ def test_aws_only_through_oidc(path: Path) -> None:
     for job, step in steps(load(path)):
         if "configure-aws-credentials" in step.get("uses", ""):
             role = step["with"]["role-to-assume"]
-            assert re.search(
-                r":role/loopin-\$\{\{ ?[\w.]+ ?\}\}-(deploy|drift)$|:role/loopin-\w+-(deploy|drift)$", role
-            )
+            assert re.search(r":role/loopin-(\$\{\{ ?[\w.]+ ?\}\}|\w+)-(deploy|drift|provision)$", role)
             assert set(step["with"]) <= {"role-to-assume", "aws-region", "role-session-name"}, job
 
 
@@ -189,6 +188,72 @@ def test_drift_runs_nightly_per_environment_in_check_mode() -> None:
     assert "--check --diff" in (ROOT / "delivery.mk").read_text()
 
 
+PLATFORM = {
+    "roles/**",
+    "playbooks/**",
+    "inventories/**",
+    "collections/**",
+    "ansible.cfg",
+    "requirements/infra.txt",
+}
+ENVIRONMENTS = ("dev", "staging", "production")
+
+
+def test_infra_plans_pull_requests_that_touch_the_platform_and_applies_them_on_merge() -> None:
+    infra = load(WORKFLOWS / "infra.yml")
+    triggers = infra["on"]
+    assert PLATFORM <= set(triggers["pull_request"]["paths"])
+    assert triggers["push"]["branches"] == ["main"]
+    assert triggers["push"]["paths"] == triggers["pull_request"]["paths"]
+    emergency = triggers["workflow_dispatch"]["inputs"]["emergency"]
+    assert emergency["type"] == "boolean" and emergency["default"] is False
+    jobs = infra["jobs"]
+    assert list(jobs) == ["plan", *(f"apply-{env}" for env in ENVIRONMENTS)]
+    # a plan of every environment on a pull request, with the read-only role, into the summary
+    plan = jobs["plan"]
+    assert plan["if"] == "github.event_name == 'pull_request'"
+    assert plan["strategy"]["matrix"]["environment"] == list(ENVIRONMENTS)
+    assert plan["environment"] == "${{ matrix.environment }}-readonly"
+    (credentials,) = [s for s in plan["steps"] if "configure-aws-credentials" in s.get("uses", "")]
+    assert credentials["with"]["role-to-assume"].endswith(":role/loopin-${{ matrix.environment }}-drift")
+    runs = [s for s in plan["steps"] if "run" in s]
+    assert [s["run"] for s in runs] == ['make plan ENV="$PLAN_ENV"', 'make plan-summary ENV="$PLAN_ENV"']
+    assert runs[1]["if"] == "always()", "a failed plan is shown too"
+    assert "GITHUB_STEP_SUMMARY" in (ROOT / "tools/plan_report.py").read_text()
+    # on merge (or on demand): dev, then staging, then production
+    assert (
+        "needs" not in jobs["apply-dev"] and jobs["apply-dev"]["if"] == "github.event_name != 'pull_request'"
+    )
+    assert jobs["apply-staging"]["needs"] == ["apply-dev"]
+    assert jobs["apply-production"]["needs"] == ["apply-staging"]
+    deploy = load(WORKFLOWS / "deploy.yml")["jobs"]
+    for env in ENVIRONMENTS:
+        job = jobs[f"apply-{env}"]
+        assert job["environment"] == f"{env}-infra"
+        (credentials,) = [s for s in job["steps"] if "configure-aws-credentials" in s.get("uses", "")]
+        assert credentials["with"]["role-to-assume"].endswith(f":role/loopin-{env}-provision")
+        # the deploy's group of that environment: a deploy and an apply never run at once there,
+        # and neither cancels the other
+        assert job["concurrency"] == {"group": f"deploy-{env}", "cancel-in-progress": False}
+        assert job["concurrency"] == deploy[f"deploy-{env}"]["concurrency"]
+        (run,) = [s["run"] for s in job["steps"] if "run" in s]
+        assert run.startswith(f"make up ENV={env}")
+    production = jobs["apply-production"]
+    assert production["steps"][-1]["run"] == 'make up ENV=production EMERGENCY="$EMERGENCY"'
+    assert production["steps"][-1]["env"]["EMERGENCY"] == (
+        "${{ github.event_name == 'workflow_dispatch' && inputs.emergency }}"
+    )
+    # no workflow-wide group: an apply waiting for the CTO would hold it
+    assert "concurrency" not in infra
+
+
+def test_the_infra_environments_are_documented() -> None:
+    delivery = (ROOT / "docs/delivery.md").read_text()
+    for env in ENVIRONMENTS:
+        assert f"`{env}-infra`" in delivery
+    assert "loopin-<env>-provision" in delivery
+
+
 def test_zizmor_auditor_reports_nothing() -> None:
     result = subprocess.run(
         [
@@ -222,3 +287,29 @@ def test_workflows_match_githubs_schema() -> None:
         check=False,
     )
     assert result.returncode == 0, result.stdout + result.stderr
+
+
+def test_the_plan_summary_shows_what_changes_trimmed(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    sys.path.insert(0, str(ROOT / "tools"))
+    import plan_report
+
+    diff = "\n".join(f"-line {i}\n+line {i}!" for i in range(60))
+    log = tmp_path / "plan-dev.log"
+    log.write_text(
+        "TASK [waf : Web ACL] ****\nFriday 04 December 2026  20:53:13 +0000 (0:00:00.03)  0:00:55.389 ****\n"
+        f"--- before\n+++ after\n{diff}\nchanged: [loopin-dev]\n\n"
+        "TASK [sqs : Queues] ****\nok: [loopin-dev]\n\n"
+        "PLAY RECAP ****\nloopin-dev : ok=3 changed=1 unreachable=0 failed=0 skipped=0\n\n"
+        "SUMMARY: 1 resource(s) would change, in the order applied:\n  loopin-dev  web ACL loopin-dev\n"
+        "      rules[rate].limit: 1000 -> 2000\n"
+    )
+    summary = tmp_path / "summary.md"
+    monkeypatch.setenv("GITHUB_STEP_SUMMARY", str(summary))
+    assert plan_report.main([str(log), "--env", "dev"]) == 0
+    text = summary.read_text()
+    assert "### Plan of dev: **1 change(s)** would be applied on merge" in text
+    assert "rules[rate].limit: 1000 -> 2000" in text and "<summary>waf : Web ACL</summary>" in text
+    assert "sqs : Queues" not in text, "unchanged tasks are left out"
+    assert "more line(s) in the job's log" in text and "+line 59!" not in text
+    assert plan_report.main([str(tmp_path / "missing.log"), "--env", "staging"]) == 0
+    assert "No plan: `make plan ENV=staging` did not run" in summary.read_text()

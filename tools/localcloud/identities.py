@@ -3,6 +3,8 @@
     python -m localcloud.identities bootstrap --endpoint URL
     python -m localcloud.identities creds ROLE [--env local] --endpoint URL       # export lines
     python -m localcloud.identities exec ROLE [--env local] --endpoint URL -- CMD  # CMD as ROLE
+    python -m localcloud.identities exec provision --until-made operator ... -- CMD  # the operator
+                                          # until the iam role has made the provisioner
 
 (``tools/`` on ``PYTHONPATH``.) ``bootstrap``, on an emulator that does not enforce IAM yet,
 creates the two principals that exist before anything else, writes their keys to
@@ -17,9 +19,12 @@ creates the two principals that exist before anything else, writes their keys to
 On an enforcing emulator whose keys on disk are valid it does nothing; an emulator that was
 restarted or reset is empty and not enforcing, and is bootstrapped again.
 
-ROLE is one of ``operator``, ``deploy``, ``drift`` (the pipeline's roles, through
+ROLE is one of ``operator``, ``deploy``, ``drift``, ``provision`` (the pipeline's roles, through
 AssumeRoleWithWebIdentity with a token of the local OIDC issuer, as GitHub Actions obtains
-them), ``web``, ``worker`` (the task roles, as ECS hands them to a task).
+them: ``deploy`` in the GitHub environment ``<env>``, ``drift`` in ``<env>-readonly``,
+``provision`` in ``<env>-infra``), ``web``, ``worker`` (the task roles, as ECS hands them to a
+task). ``--until-made operator`` runs as the operator while the role does not exist yet: the
+first ``make up`` on an empty emulator, whose iam role makes the provisioner.
 """
 
 from __future__ import annotations
@@ -46,7 +51,9 @@ from localcloud.state import REGION, ROOT, LocalCloudState
 OPERATOR = "operator"
 SERVICE_PRINCIPAL = "localcloud-aws"
 PRINCIPALS = (OPERATOR, SERVICE_PRINCIPAL)
-ROLES = ("operator", "deploy", "drift", "web", "worker")
+ROLES = ("operator", "deploy", "drift", "provision", "web", "worker")
+# The GitHub environment whose jobs' tokens each OIDC role trusts (roles/iam/templates/*_trust).
+GITHUB_ENVIRONMENTS = {"deploy": "{env}", "drift": "{env}-readonly", "provision": "{env}-infra"}
 ADMINISTRATOR = {"Version": "2012-10-17", "Statement": [{"Effect": "Allow", "Action": "*", "Resource": "*"}]}
 DESCRIPTIONS = {
     OPERATOR: "administrator who provisions the local stack",
@@ -182,7 +189,7 @@ class Environment:
 
 def subject(env: Environment, role: str) -> str:
     """The ``sub`` GitHub puts in a job's token: the GitHub environment the job runs in."""
-    github_environment = env.name if role == "deploy" else f"{env.name}-readonly"
+    github_environment = GITHUB_ENVIRONMENTS[role].format(env=env.name)
     return f"repo:{env.github_repository}:environment:{github_environment}"
 
 
@@ -195,7 +202,7 @@ def credentials(role: str, endpoint: str, env: Environment, session: str | None 
             raise IdentityError(f"no operator keys in {state.directory}: run the bootstrap (`make up`)")
         return dict(keys)
     account = _client("sts", endpoint, state.credentials(OPERATOR)).get_caller_identity()["Account"]
-    if role in ("deploy", "drift"):
+    if role in GITHUB_ENVIRONMENTS:
         role_arn = f"arn:aws:iam::{account}:role/{env.prefix}-{role}"
         token = oidc.mint(subject(env, role), endpoint=endpoint)
         sts = boto3.client(
@@ -222,6 +229,16 @@ def credentials(role: str, endpoint: str, env: Environment, session: str | None 
         )
         return {k: answer[k] for k in ("AccessKeyId", "SecretAccessKey", "SessionToken", "Expiration")}
     raise IdentityError(f"unknown role {role!r}; one of {', '.join(ROLES)}")
+
+
+def role_exists(role: str, endpoint: str, env: Environment) -> bool:
+    """Whether the environment's role for `role` (``loopin-<env>-<role>``) exists, asked as the operator."""
+    iam = _client("iam", endpoint, LocalCloudState(endpoint).credentials(OPERATOR))
+    try:
+        iam.get_role(RoleName=f"{env.prefix}-{role}")
+    except iam.exceptions.NoSuchEntityException:
+        return False
+    return True
 
 
 def environment_variables(keys: Mapping[str, str], endpoint: str, region: str) -> dict[str, str | None]:
@@ -255,6 +272,11 @@ def main(argv: Sequence[str] | None = None) -> int:
         cmd.add_argument("--env", default="local")
         cmd.add_argument("--endpoint", required=True)
         cmd.add_argument("--session", help="role session name (the deploy's run id on GitHub)")
+        cmd.add_argument(
+            "--until-made",
+            choices=(OPERATOR,),
+            help="act as this principal instead while ROLE does not exist (the bootstrap converge)",
+        )
     argv = list(sys.argv[1:] if argv is None else argv)
     # `exec ROLE ... -- CMD`: what follows `--` is the command, never this parser's options.
     command = argv[argv.index("--") + 1 :] if "--" in argv else []
@@ -268,8 +290,15 @@ def main(argv: Sequence[str] | None = None) -> int:
             print(f"identities: {summary}; IAM enforced on {args.endpoint}")
             return 0
         env = Environment.load(args.env)
+        role = args.role
+        if args.until_made and role != args.until_made and not role_exists(role, args.endpoint, env):
+            print(
+                f"identities: {env.prefix}-{role} does not exist yet: this run is the {args.until_made}'s",
+                file=sys.stderr,
+            )
+            role = args.until_made
         variables = environment_variables(
-            credentials(args.role, args.endpoint, env, args.session), args.endpoint, env.region
+            credentials(role, args.endpoint, env, args.session), args.endpoint, env.region
         )
     except IdentityError as exc:
         print(f"identities: {exc}", file=sys.stderr)

@@ -444,3 +444,55 @@ def _oidc_provider(call: Call) -> Iterable[Access]:
 @rule("sts:AssumeRole", "sts:TagSession")
 def _assume_role(call: Call) -> Iterable[Access]:
     yield Access(call.action, str(call.params("RoleArn")))
+
+
+# --- AWS Budgets: IAM has two actions for the whole API, on the budget's ARN ---------------------
+# (the Service Authorization Reference: budgets:ModifyBudget and budgets:ViewBudget), so a policy
+# naming budgets:CreateBudget or budgets:DescribeBudget grants nothing on AWS.
+_BUDGETS = {
+    **dict.fromkeys(
+        ("budgets:CreateBudget", "budgets:UpdateBudget", "budgets:DeleteBudget", "budgets:CreateNotification",
+         "budgets:UpdateNotification", "budgets:DeleteNotification", "budgets:CreateSubscriber",
+         "budgets:UpdateSubscriber", "budgets:DeleteSubscriber"),
+        "budgets:ModifyBudget",
+    ),
+    **dict.fromkeys(
+        ("budgets:DescribeBudget", "budgets:DescribeBudgets", "budgets:DescribeNotificationsForBudget",
+         "budgets:DescribeSubscribersForNotification"),
+        "budgets:ViewBudget",
+    ),
+}  # fmt: skip
+
+
+@rule(*_BUDGETS)
+def _budget(call: Call) -> Iterable[Access]:
+    budget = call.params("Budget")
+    name = budget.get("BudgetName") if isinstance(budget, dict) else call.params("BudgetName")
+    yield Access(_BUDGETS[call.action], call.arn("budgets", f"budget/{name or '*'}", region=False))
+
+
+# --- the roles other services are handed: PassRole to the service that takes each ----------------
+
+
+@rule("ec2:CreateFlowLogs")
+def _flow_logs(call: Call) -> Iterable[Access]:
+    yield Access(call.action, None)
+    role = call.params("DeliverLogsPermissionArn")
+    if role:
+        yield Access("iam:PassRole", str(role), {"iam:PassedToService": "vpc-flow-logs.amazonaws.com"})
+
+
+@rule("scheduler:CreateSchedule", "scheduler:UpdateSchedule")
+def _schedule(call: Call) -> Iterable[Access]:
+    yield Access(call.action, None)
+    target = call.params("Target")
+    if isinstance(target, dict) and target.get("RoleArn"):
+        yield Access(
+            "iam:PassRole", str(target["RoleArn"]), {"iam:PassedToService": "scheduler.amazonaws.com"}
+        )
+
+
+# S3 authorizes HeadBucket as s3:ListBucket (IAM has no s3:HeadBucket).
+@rule("s3:HeadBucket")
+def _head_bucket(call: Call) -> Iterable[Access]:
+    yield Access("s3:ListBucket", None)
