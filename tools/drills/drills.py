@@ -280,7 +280,8 @@ class Drills:
         return outcome
 
     def site(self, log: str) -> Run:
-        """site.yml applied as the operator applies it (what `make up` converges)."""
+        """site.yml applied as the operator (an administrator's run; `make up` runs it as the
+        provisioner once the iam role has made that role)."""
         return run(
             log,
             (
@@ -464,7 +465,7 @@ class WeightWatch:
 
 def _last_weight(flat: str, side: str) -> int:
     """The largest weight the deploy gave `side` (its progress lines)."""
-    weights = [int(w) for w in re.findall(rf"\((\d+)% to {side}\): shift", flat)]
+    weights = [int(w) for w in re.findall(rf"\((\d+)% to {side}\): ", flat)]
     return max(weights) if weights else 0
 
 
