@@ -21,41 +21,14 @@ from __future__ import annotations
 
 import datetime as dt
 import json
-import ssl
 import urllib.error
 import urllib.request
 import uuid
 from typing import Any
 
 import budget
+from localcloud.mobile_client import MobileClient
 from stack import Stack
-
-PASSWORD = "Correct-Horse-Battery-9"
-
-
-class Client:
-    """A mobile client of the API through the local load balancer."""
-
-    def __init__(self, stack: Stack) -> None:
-        self.base = stack.api
-        self.tls = ssl.create_default_context(cafile=str(stack.ca))
-        self.token: str | None = None
-
-    def call(
-        self, method: str, path: str, body: Any = None, request_id: str | None = None
-    ) -> tuple[int, Any]:
-        headers = {"Content-Type": "application/json", "Accept": "application/json"}
-        if self.token:
-            headers["Authorization"] = f"Bearer {self.token}"
-        if request_id:
-            headers["X-Request-ID"] = request_id
-        data = json.dumps(body).encode() if body is not None else None
-        request = urllib.request.Request(self.base + path, data=data, method=method, headers=headers)  # noqa: S310
-        try:
-            with urllib.request.urlopen(request, context=self.tls, timeout=30) as response:  # noqa: S310
-                return response.status, json.loads(response.read() or b"null")
-        except urllib.error.HTTPError as exc:
-            return exc.code, json.loads(exc.read() or b"null")
 
 
 def _control(stack: Stack, vendor: str, what: str, method: str = "GET", body: Any = None) -> Any:
@@ -79,39 +52,14 @@ def _app_id(stack: Stack) -> str:
     return json.loads(secret["SecretString"])["app_id"]
 
 
-def _signed_up_with_a_device(stack: Stack) -> tuple[Client, str, str]:
+def _signed_up_with_a_device(stack: Stack) -> tuple[MobileClient, str, str]:
     """A client with an account and one Android device: (client, subscription id, FCM token)."""
-    client = Client(stack)
-    device = str(uuid.uuid4())
-    status, tokens = client.call(
-        "POST",
-        "/v1/auth/signup",
-        {"email": f"e2e-{uuid.uuid4().hex[:12]}@loopin.test", "password": PASSWORD, "device_id": device},
-    )
-    assert status == 201, tokens
-    client.token = tokens["access_token"]
-    subscription, fcm_token = str(uuid.uuid4()), f"fcm-{uuid.uuid4().hex}"
-    status, registered = client.call(
-        "POST",
-        "/v1/devices",
-        {
-            "device_id": device,
-            "platform": "android",
-            "push_token": fcm_token,
-            "onesignal_subscription_id": subscription,
-        },
-    )
-    assert status == 201, registered
-    return client, subscription, fcm_token
+    client = MobileClient(stack.api, stack.ca)  # through the local load balancer
+    client.sign_up()
+    return client, client.subscription_id, client.push_token
 
 
-def _push(client: Client, body: str) -> str:
-    status, accepted = client.call("POST", "/v1/notifications", {"title": "e2e", "body": body})
-    assert status == 202, accepted
-    return str(accepted["id"])
-
-
-def _sent(client: Client, notification: str, seconds: float = 90) -> dict[str, Any]:
+def _sent(client: MobileClient, notification: str, seconds: float = 90) -> dict[str, Any]:
     def final() -> dict[str, Any] | None:
         _, seen = client.call("GET", f"/v1/notifications/{notification}")
         return seen if seen and seen.get("status") not in ("pending", "queued") else None
@@ -219,7 +167,7 @@ def test_with_onesignal_down_pushes_go_through_fcm_once_each_then_back(stack: St
     _control(stack, "onesignal", "outage", "PUT", {"status": 503})
     try:
         bodies = [f"fallback {drill} {n}" for n in range(3)]
-        notifications = [_push(client, body) for body in bodies]
+        notifications = [client.push(body) for body in bodies]
         assert [_sent(client, n)["status"] for n in notifications] == ["sent"] * 3
     finally:
         _control(stack, "onesignal", "outage", "DELETE")
@@ -235,7 +183,7 @@ def test_with_onesignal_down_pushes_go_through_fcm_once_each_then_back(stack: St
 
     # OneSignal answers again: within a few probes (every 5 s here) pushes go back through it.
     def back_through_onesignal() -> bool:
-        _sent(client, _push(client, f"recovered {drill}"))
+        _sent(client, client.push(f"recovered {drill}"))
         return any(
             subscription in n["include_subscription_ids"]
             for n in _stand_in_notifications(stack, _app_id(stack))

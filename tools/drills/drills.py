@@ -162,21 +162,12 @@ class Drills:
             "AWS_ACCESS_KEY_ID": "none",
             "AWS_SECRET_ACCESS_KEY": "none",
         }
-        friday = "deploy_window_now=2026-11-27T09:00:00+00:00"
-        refused = run(
-            "production-window-refused",
-            (
-                str(ROOT / ".venv/bin/ansible-playbook"),
-                "-i",
-                "inventories/production",
-                "playbooks/deploy.yml",
-                "-e",
-                f"image={image}",
-                "-e",
-                friday,
-            ),
-            env=dead,
+        deploy = (
+            str(ROOT / ".venv/bin/ansible-playbook"),
+            *("-i", "inventories/production", "playbooks/deploy.yml"),
+            *("-e", f"image={image}", "-e", "deploy_window_now=2026-11-27T09:00:00+00:00"),  # a Friday
         )
+        refused = run("production-window-refused", deploy, env=dead)
         outcome.check(refused.returncode != 0, "a production deploy outside the window was not refused")
         outcome.check(
             "is outside the deployment window" in refused.flat, f"no window refusal in {refused.log}"
@@ -186,20 +177,7 @@ class Drills:
         )
         emergency = run(
             "production-window-emergency",
-            (
-                str(ROOT / ".venv/bin/ansible-playbook"),
-                "-i",
-                "inventories/production",
-                "playbooks/deploy.yml",
-                "-e",
-                f"image={image}",
-                "-e",
-                friday,
-                "-e",
-                "emergency_change=true",
-                "-e",
-                "emergency_reason=DRILL-1",
-            ),
+            (*deploy, "-e", "emergency_change=true", "-e", "emergency_reason=DRILL-1"),
             env=dead,
         )
         outcome.check(

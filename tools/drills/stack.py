@@ -12,10 +12,9 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-import boto3
 from localcloud import __main__ as localcloud
 from localcloud import identities
-from localcloud.state import REGION, ROOT, LocalCloudState, state_root
+from localcloud.state import ROOT, LocalCloudState, state_root
 
 RECAP = re.compile(
     r"^\S+\s+:\s+ok=\d+\s+changed=(?P<changed>\d+)\s+unreachable=\d+\s+failed=(?P<failed>\d+)", re.M
@@ -86,14 +85,7 @@ class LocalStack:
         key = f"{role}/{service}"
         if key not in self._clients:
             keys = identities.credentials(role, self.endpoint, identities.Environment.load(self.env), "drill")
-            self._clients[key] = boto3.client(
-                service,
-                endpoint_url=self.endpoint,
-                region_name=REGION,
-                aws_access_key_id=keys["AccessKeyId"],
-                aws_secret_access_key=keys["SecretAccessKey"],
-                aws_session_token=keys.get("SessionToken"),
-            )
+            self._clients[key] = identities.client(service, self.endpoint, keys)
         return self._clients[key]
 
     # --- the web rule and its two sides ---------------------------------------------------------

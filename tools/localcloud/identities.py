@@ -83,7 +83,8 @@ def enforcing(endpoint: str) -> bool:
     return bool(_control(endpoint, "iam/status")["enforcing"])
 
 
-def _client(service: str, endpoint: str, keys: Mapping[str, str] | None = None, **config: Any) -> Any:
+def client(service: str, endpoint: str, keys: Mapping[str, str] | None = None, **config: Any) -> Any:
+    """boto3 on the emulator with `keys` (the bootstrap's throw-away keys when none)."""
     keys = keys or {"AccessKeyId": "bootstrap", "SecretAccessKey": "bootstrap"}
     return boto3.client(
         service,
@@ -100,7 +101,7 @@ def _valid(endpoint: str, name: str, keys: Mapping[str, str] | None) -> bool:
     if not keys:
         return False
     try:
-        arn = _client("sts", endpoint, keys).get_caller_identity()["Arn"]
+        arn = client("sts", endpoint, keys).get_caller_identity()["Arn"]
     except ClientError:
         return False
     return bool(arn.endswith(f":user/{name}"))
@@ -122,7 +123,7 @@ def bootstrap(endpoint: str) -> dict[str, str]:
                 "are not valid there (another emulator's state?): `make down` and start again"
             )
         return dict.fromkeys(PRINCIPALS, "kept")
-    iam = _client("iam", endpoint)
+    iam = client("iam", endpoint)
     done = {}
     for name in PRINCIPALS:
         try:
@@ -201,7 +202,7 @@ def credentials(role: str, endpoint: str, env: Environment, session: str | None 
         if keys is None:
             raise IdentityError(f"no operator keys in {state.directory}: run the bootstrap (`make up`)")
         return dict(keys)
-    account = _client("sts", endpoint, state.credentials(OPERATOR)).get_caller_identity()["Account"]
+    account = client("sts", endpoint, state.credentials(OPERATOR)).get_caller_identity()["Account"]
     if role in GITHUB_ENVIRONMENTS:
         role_arn = f"arn:aws:iam::{account}:role/{env.prefix}-{role}"
         token = oidc.mint(subject(env, role), endpoint=endpoint)
@@ -233,7 +234,7 @@ def credentials(role: str, endpoint: str, env: Environment, session: str | None 
 
 def role_exists(role: str, endpoint: str, env: Environment) -> bool:
     """Whether the environment's role for `role` (``loopin-<env>-<role>``) exists, asked as the operator."""
-    iam = _client("iam", endpoint, LocalCloudState(endpoint).credentials(OPERATOR))
+    iam = client("iam", endpoint, LocalCloudState(endpoint).credentials(OPERATOR))
     try:
         iam.get_role(RoleName=f"{env.prefix}-{role}")
     except iam.exceptions.NoSuchEntityException:
